@@ -1,0 +1,82 @@
+"""House rules that a machine can check: pins, notebook names, stripped notebooks, collection."""
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+PIN = re.compile(r"^\s*-?\s*([A-Za-z0-9_.\-]+)==([^\s#]+)")
+
+
+def pins(path: Path) -> dict[str, str]:
+    out = {}
+    for line in path.read_text().splitlines():
+        m = PIN.match(line)
+        if m:
+            out[m.group(1).lower().replace("_", "-")] = m.group(2)
+    return out
+
+
+def test_environment_yml_matches_requirements():
+    req, env = pins(ROOT / "requirements.txt"), pins(ROOT / "environment.yml")
+    assert req, "requirements.txt pins nothing"
+    assert req == env, f"requirements.txt and environment.yml drift apart: {set(req.items()) ^ set(env.items())}"
+
+
+def test_constraints_agree_with_requirements():
+    req, lock = pins(ROOT / "requirements.txt"), pins(ROOT / "constraints.txt")
+    for name, version in req.items():
+        assert lock.get(name) == version, f"constraints.txt has {name}=={lock.get(name)}, requirements.txt {version}"
+
+
+def test_notebook_names_follow_NN_topic_without_gaps():
+    assert NOTEBOOKS, "no notebooks found"
+    numbers = []
+    for nb in NOTEBOOKS:
+        m = re.fullmatch(r"(\d\d)_[a-z0-9_]+\.ipynb", nb.name)
+        assert m, f"{nb.name} does not follow NN_topic.ipynb (two digits, underscore, lower-case topic)"
+        numbers.append(int(m.group(1)))
+    assert numbers == list(range(len(numbers))), f"notebook numbers have gaps or repeats: {numbers}"
+
+
+def test_notebooks_are_committed_stripped_and_portable():
+    for nb in NOTEBOOKS:
+        doc = json.loads(nb.read_text(encoding="utf-8"))
+        for i, cell in enumerate(doc["cells"]):
+            if cell["cell_type"] == "code":
+                assert cell.get("outputs") == [], f"{nb.name} cell {i} has outputs: strip them"
+                assert cell.get("execution_count") is None, f"{nb.name} cell {i} has an execution count"
+        text = nb.read_text(encoding="utf-8")
+        assert not re.search(r"/(work|tmp|root|home)/[A-Za-z]", text), f"{nb.name} holds a machine path"
+        assert doc["metadata"].get("kernelspec", {}).get("name") == "cnn-course", f"{nb.name}: kernel is not cnn-course"
+
+
+def test_every_notebook_is_collected_by_pytest():
+    out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "notebooks"],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    for nb in NOTEBOOKS:
+        assert f"notebooks/{nb.name}::" in out.stdout, f"{nb.name} is not collected by nbval"
+
+
+def test_readme_syllabus_links_every_notebook():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for nb in NOTEBOOKS:
+        assert f"(notebooks/{nb.name})" in readme, f"README's syllabus does not link {nb.name}"
+
+
+def test_notebooks_link_their_neighbours():
+    for i, nb in enumerate(NOTEBOOKS):
+        text = "".join("".join(c["source"]) for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "markdown")
+        if i + 1 < len(NOTEBOOKS):
+            assert f"({NOTEBOOKS[i + 1].name})" in text, f"{nb.name} does not link the next notebook"
+        if i > 0:
+            assert f"({NOTEBOOKS[i - 1].name})" in text, f"{nb.name} does not link the previous notebook"
+
+
+def test_ci_calls_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert "python3 course.py test" in ci and "python3 course.py test" in readme
