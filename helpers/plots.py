@@ -26,7 +26,7 @@ def image_grid(images, titles=None, ncols=None, cmap="gray", suptitle=None, size
     n = len(images)
     nrows, ncols = _grid(n, ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)),
-                             squeeze=False)
+                             squeeze=False, layout="constrained")
     for i, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
@@ -38,7 +38,6 @@ def image_grid(images, titles=None, ncols=None, cmap="gray", suptitle=None, size
             ax.set_title(str(titles[i]), fontsize=8)
     if suptitle:
         fig.suptitle(suptitle)
-    fig.tight_layout()
     return fig
 
 
@@ -158,3 +157,24 @@ def grid_values(ax, array, fmt="{:g}", title=None, cmap=MAGNITUDE_CMAP, highligh
     if title:
         ax.set_title(title)
     return ax
+
+
+def widget_figure(figsize=(8, 3), dpi=80):
+    """A figure that belongs to a widget: made without pyplot, so the inline backend never shows
+    it by itself and it is never kept in pyplot's list of open figures. The widget changes its
+    artists in place (``set_data``, ``set_text``) and shows it through :func:`figure_png`."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, dpi=dpi)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def figure_png(fig, dpi=None) -> bytes:
+    """Render a figure to PNG bytes, e.g. for the ``value`` of an ``ipywidgets.Image``."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi or fig.dpi)
+    return buf.getvalue()
