@@ -30,7 +30,7 @@ PY = VENV / "bin" / "python"
 STAMP = VENV / ".course-installed"
 KERNEL_NAME = "cnn-course"
 KERNEL_DISPLAY = "CNN course (Python 3)"
-APT_PACKAGES = ["dataset-fashion-mnist", "chromium"]
+APT_PACKAGES = ["dataset-fashion-mnist", "chromium", "fonts-nanum"]
 PIP_INPUTS = ["requirements.txt", "constraints.txt", "pyproject.toml"]
 
 
