@@ -159,6 +159,142 @@ def grid_values(ax, array, fmt="{:g}", title=None, cmap=MAGNITUDE_CMAP, highligh
     return ax
 
 
+# --- lesson 04 (im2col) and 06 (gradient checks) figures -----------------------------------
+_CHANNEL_TINTS = ["#A6D8F5", "#F7EF9C", "#8FD6BF", "#F3C38C", "#D9B8CF"]   # light Okabe-Ito
+_PAD_TINT = "#E0E0E0"
+_HIGHLIGHT = "#D55E00"
+
+
+def im2col_diagram(x, kernel_size, stride=1, padding=0, row=0, cell=0.36, title=None):
+    """Which pixel lands where: the input (left) and ``conv.im2col(x)`` (right), numbers shown.
+
+    x: (N, C, H, W) small, holding distinct positive numbers (e.g. ``np.arange(1, 33)``) so
+    each cell of the column matrix shows the pixel it copies; padding shows as a grey 0.
+    Cells are tinted by channel. Row ``row`` of the matrix and its window in the input are
+    outlined. Returns the figure.
+    """
+    from matplotlib.colors import to_rgb
+    from matplotlib.patches import Rectangle
+
+    from helpers import conv
+
+    x = np.asarray(x)
+    n_, c_, h_, w_ = x.shape
+    (kh, kw), (sh, sw) = conv.pair(kernel_size, "kernel_size"), conv.pair(stride, "stride")
+    (ph, pw) = conv.pair(padding, "padding")
+    oh, ow = conv.output_size((h_, w_), (kh, kw), (sh, sw), (ph, pw))
+    cols = conv.im2col(x, (kh, kw), (sh, sw), (ph, pw))
+    real = conv.im2col(np.ones_like(x, dtype=float), (kh, kw), (sh, sw), (ph, pw)) > 0
+    nr, nc = cols.shape
+    img_n, rest = divmod(row, oh * ow)
+    r0, c0 = (rest // ow) * sh, (rest % ow) * sw            # window corner in the padded input
+    xp = conv.pad(x[img_n], (ph, pw))
+    inside = conv.pad(np.ones((c_, h_, w_)), (ph, pw)) > 0
+    hp, wp = xp.shape[1:]
+    width = cell * (c_ * (wp + 1) + nc + 3)
+    fig = plt.figure(figsize=(max(width, 6), cell * max(hp, nr) + 1.4))
+    gs = fig.add_gridspec(1, c_ + 1, width_ratios=[wp] * c_ + [nc + 2], wspace=0.35)
+
+    def draw(ax, values, tints, texts):
+        ax.imshow(tints, interpolation="nearest")
+        for (i, j), v in np.ndenumerate(values):
+            ax.text(j, i, texts(i, j, v), ha="center", va="center", fontsize=7)
+        ax.set_xticks([]); ax.set_yticks([])
+
+    for c in range(c_):
+        ax = fig.add_subplot(gs[0, c])
+        tints = np.array([[to_rgb(_CHANNEL_TINTS[c % 5] if inside[c, i, j] else _PAD_TINT)
+                           for j in range(wp)] for i in range(hp)])
+        draw(ax, xp[c], tints, lambda i, j, v: f"{v:g}")
+        ax.add_patch(Rectangle((c0 - 0.5, r0 - 0.5), kw, kh, fill=False, edgecolor=_HIGHLIGHT, lw=2.5))
+        ax.set_title(f"image {img_n}, channel {c}" + (f"\n(padded by {ph},{pw})" if ph or pw else ""),
+                     fontsize=9)
+        ax.set_xlabel("column (w)", fontsize=8)
+        ax.set_ylabel("row (h)", fontsize=8)
+    ax = fig.add_subplot(gs[0, c_])
+    chan = np.repeat(np.arange(c_), kh * kw)
+    tints = np.array([[to_rgb(_CHANNEL_TINTS[chan[j] % 5] if real[i, j] else _PAD_TINT)
+                       for j in range(nc)] for i in range(nr)])
+    draw(ax, cols, tints, lambda i, j, v: f"{v:g}")
+    ax.add_patch(Rectangle((-0.5, row - 0.5), nc, 1, fill=False, edgecolor=_HIGHLIGHT, lw=2.5))
+    ax.set_yticks(range(nr), [f"{i // (oh * ow)},{(i // ow) % oh},{i % ow}" for i in range(nr)],
+                  fontsize=7)
+    ax.set_xticks(range(nc), [f"{j // (kh * kw)},{(j // kw) % kh},{j % kw}" for j in range(nc)],
+                  fontsize=6, rotation=90)
+    ax.set_ylabel("row = (n, oh, ow)", fontsize=8)
+    ax.set_xlabel("column = (c, kh, kw)", fontsize=8)
+    ax.set_title(f"im2col: ({nr}, {nc}) = (N*OH*OW, C*KH*KW)", fontsize=9)
+    fig.suptitle(title or f"im2col of x {tuple(x.shape)}, kernel {kh}x{kw}, stride {sh}, "
+                          f"padding {ph}: the outlined window is row {row}", fontsize=10)
+    return fig
+
+
+_IMPL_COLOURS = ["#999999", "#E69F00", "#0072B2", "#009E73", "#CC79A7", "#56B4E9"]
+
+
+def benchmark_bars(case_names, impl_names, seconds, flops, peak_gflops=None, scaled=(),
+                   title="Convolution speed on this machine"):
+    """Grouped bars: time per batch (left, log scale) and achieved GFLOP/s (right, log scale).
+
+    seconds: (cases, implementations) array; flops: (cases,) operations per batch;
+    peak_gflops: the machine's matmul rate, drawn as a dashed line; scaled: names of
+    implementations whose time was scaled up from part of the batch (hatched bars).
+    """
+    seconds = np.asarray(seconds, dtype=float)
+    gflops = np.asarray(flops, dtype=float)[:, None] / seconds / 1e9
+    nc, ni = seconds.shape
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12.5, 3.8))
+    width = 0.8 / ni
+    xs = np.arange(nc)
+    for k, name in enumerate(impl_names):
+        hatch = "//" if name in scaled else None
+        label = name + (" (scaled)" if name in scaled else "")
+        for ax, vals in ((ax1, seconds[:, k] * 1e3), (ax2, gflops[:, k])):
+            ax.bar(xs + (k - (ni - 1) / 2) * width, vals, width, color=_IMPL_COLOURS[k % 6],
+                   hatch=hatch, edgecolor="black", linewidth=0.5, label=label)
+    if peak_gflops:
+        ax2.axhline(peak_gflops, color="black", ls="--", lw=1.2,
+                    label=f"matmul rate {peak_gflops:.0f} GFLOP/s")
+    for ax, ylabel, t in ((ax1, "time per batch (ms, log scale)", "Time (lower is better)"),
+                          (ax2, "GFLOP/s (log scale)", "Speed (higher is better)")):
+        ax.set_yscale("log")
+        ax.set_xticks(xs, case_names, fontsize=8)
+        ax.set_xlabel("layer shape")
+        ax.set_ylabel(ylabel)
+        ax.set_title(t)
+        ax.grid(axis="y", alpha=0.3, which="both")
+    ax2.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), title="implementation",
+               title_fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def error_vs_step(hs, curves, title="Numerical gradient: relative error vs step size h"):
+    """Log-log curves of relative error against the finite-difference step h.
+
+    hs: (K,) step sizes; curves: dict label -> (K,) relative errors. The smallest error of
+    each curve is marked and labelled with its h. Returns the figure.
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    hs = np.asarray(hs, dtype=float)
+    for k, (label, err) in enumerate(curves.items()):
+        err = np.maximum(np.asarray(err, dtype=float), 1e-17)
+        colour = _IMPL_COLOURS[(k + 2) % 6]
+        ax.loglog(hs, err, "o-", ms=3, color=colour, label=label)
+        best = int(np.argmin(err))
+        ax.loglog(hs[best], err[best], "*", ms=14, color=colour, markeredgecolor="black")
+        ax.annotate(f"best h = {hs[best]:.0e}", (hs[best], err[best]), textcoords="offset points",
+                    xytext=(6, -12), fontsize=8)
+    ax.set_xlabel("step size h (log scale)")
+    ax.set_ylabel("relative error (log scale)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def widget_figure(figsize=(8, 3), dpi=80):
     """A figure that belongs to a widget: made without pyplot, so the inline backend never shows
     it by itself and it is never kept in pyplot's list of open figures. The widget changes its
@@ -176,5 +312,156 @@ def figure_png(fig, dpi=None) -> bytes:
     import io
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi or fig.dpi)
+    fig.savefig(buf, format="png", dpi=dpi or fig.dpi, pil_kwargs={"compress_level": 1})
     return buf.getvalue()
+
+
+def blit_png(fig, artists, background=None):
+    """Fast redraw for widgets: returns ``(png_bytes, background)``.
+
+    fig: a :func:`widget_figure`; artists: the artists that change (made with
+    ``animated=True``, so a full draw leaves them out). With ``background=None`` the figure is
+    drawn in full and its pixels kept as the background; otherwise those pixels are restored
+    and only ``artists`` are drawn on top (blitting), which is what keeps dragging a slider
+    smooth. Pass ``background=None`` again whenever something outside ``artists`` changed.
+    """
+    import io
+
+    from PIL import Image
+
+    canvas = fig.canvas
+    if background is None:
+        canvas.draw()
+        background = canvas.copy_from_bbox(fig.bbox)
+    else:
+        canvas.restore_region(background)
+    for artist in artists:
+        if artist.get_visible():
+            fig.draw_artist(artist)
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buf, format="png", compress_level=1)
+    return buf.getvalue(), background
+
+
+# Okabe-Ito colours (safe for colour-blind readers), to tell windows apart
+WINDOW_COLOURS = ("#E69F00", "#56B4E9", "#009E73", "#D55E00", "#CC79A7", "#0072B2", "#F0E442")
+
+
+def channel_sum(x, w, b=0.0, names=None, title=None, size=2.3):
+    """How one filter makes one output channel: each input channel is cross-correlated with its
+    own kernel, and the C responses are summed, plus the bias.
+
+    x: (C, H, W) one image; w: (C, KH, KW) one filter; b: its bias (a number).
+    Draws C + 1 columns: rows are the input channels (gray), their kernels and their responses
+    (signed colour map centred on zero); the last column holds the sum, the output channel.
+    Returns (fig, out) with out: (OH, OW).
+    """
+    from helpers import conv
+
+    x, w = np.asarray(x, np.float32), np.asarray(w, np.float32)
+    c = x.shape[0]
+    names = names or [f"channel {i}" for i in range(c)]
+    parts = [conv.conv2d(x[None, i:i + 1], w[None, i:i + 1])[0, 0] for i in range(c)]
+    out = np.sum(parts, axis=0) + np.float32(b)
+    lim = max(float(np.abs(np.array(parts)).max()), float(np.abs(out).max())) or 1.0
+    klim = float(np.abs(w).max()) or 1.0
+    fig, axes = plt.subplots(3, c + 1, figsize=(size * (c + 1) + 0.8, size * 3 + 0.3), squeeze=False,
+                             layout="constrained")
+    for i in range(c):
+        axes[0, i].imshow(x[i], cmap="gray", vmin=0, vmax=1)
+        axes[0, i].set_title(f"input: {names[i]}", fontsize=9)
+        kim = axes[1, i].imshow(w[i], cmap=SIGNED_CMAP, vmin=-klim, vmax=klim)
+        axes[1, i].set_xticks(range(w.shape[2]))
+        axes[1, i].set_yticks(range(w.shape[1]))
+        if w.shape[1] * w.shape[2] <= 25:
+            for (r, q), v in np.ndenumerate(w[i]):
+                axes[1, i].text(q, r, f"{v + 0.0:.3g}", ha="center", va="center", fontsize=8,
+                                color="white" if abs(v) > 0.6 * klim else "black")
+        axes[1, i].set_title(f"kernel for {names[i]}", fontsize=9)
+        rim = axes[2, i].imshow(parts[i], cmap=SIGNED_CMAP, vmin=-lim, vmax=lim)
+        axes[2, i].set_title(f"{names[i]} response", fontsize=9)
+    axes[0, c].axis("off")
+    axes[0, c].text(0.5, 0.5, f"one filter\n= {c} kernels\n({c}, {w.shape[1]}, {w.shape[2]})",
+                    ha="center", va="center", fontsize=10, transform=axes[0, c].transAxes)
+    axes[1, c].axis("off")
+    axes[1, c].text(0.5, 0.5, f"sum of the {c}\nresponses\n+ bias {float(b):g}", ha="center",
+                    va="center", fontsize=10, transform=axes[1, c].transAxes)
+    axes[2, c].imshow(out, cmap=SIGNED_CMAP, vmin=-lim, vmax=lim)
+    axes[2, c].set_title("output channel (sum)", fontsize=9, fontweight="bold")
+    for ax in axes.flat:
+        if ax.axison:
+            ax.set_xlabel("column", fontsize=7)
+            ax.set_ylabel("row", fontsize=7)
+            ax.tick_params(labelsize=6)
+    fig.colorbar(kim, ax=list(axes[1, :c]), shrink=0.8, label="weight")
+    fig.colorbar(rim, ax=list(axes[2, :]), shrink=0.8, label="response")
+    fig.suptitle(title or "One filter, one output channel: a kernel per input channel, then a sum")
+    return fig, out
+
+
+def _window_rects(ax, shape, kernel_size, stride, inset=0.07):
+    """Outline every pooling window on a grid drawn by grid_values, one colour each; each window
+    is inset a little more than the previous one so overlapping outlines stay visible."""
+    kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
+    sh, sw = (stride, stride) if np.isscalar(stride) else stride
+    oh, ow = (shape[0] - kh) // sh + 1, (shape[1] - kw) // sw + 1
+    overlap = sh < kh or sw < kw
+    for n, (i, j) in enumerate((i, j) for i in range(oh) for j in range(ow)):
+        d = inset * (1 + (n % 4) if overlap else 1)
+        ax.add_patch(plt.Rectangle((j * sw - 0.5 + d, i * sh - 0.5 + d), kw - 2 * d, kh - 2 * d,
+                                   fill=False, edgecolor=WINDOW_COLOURS[n % len(WINDOW_COLOURS)],
+                                   linewidth=2.5))
+    return oh, ow
+
+
+def pooling_diagram(x, kernel_size, stride=None, mode="max", title=None, fmt="{:g}"):
+    """Pooling of a small 2-D array drawn by hand: x with every window outlined in its own colour
+    (for max pooling each window's maximum is circled), and the output, each cell in the colour
+    of its window. x: (H, W); stride None = kernel_size; mode "max" or "average".
+    Returns (fig, out) with out: (OH, OW).
+    """
+    x = np.asarray(x, dtype=float)
+    stride = kernel_size if stride is None else stride
+    k, s = kernel_size, stride
+    oh, ow = (x.shape[0] - k) // s + 1, (x.shape[1] - k) // s + 1
+    wins = np.array([[x[i * s:i * s + k, j * s:j * s + k] for j in range(ow)] for i in range(oh)])
+    out = wins.max(axis=(2, 3)) if mode == "max" else wins.mean(axis=(2, 3))
+    fig, (a0, a1) = plt.subplots(1, 2, figsize=(3.2 + 0.55 * x.shape[1] + 0.55 * ow, 0.6 + 0.55 * x.shape[0]),
+                                 gridspec_kw={"width_ratios": [x.shape[1], max(ow, 2)]})
+    grid_values(a0, x, fmt=fmt, title=f"input {x.shape[0]}x{x.shape[1]}: {k}x{k} windows, stride {s}")
+    _window_rects(a0, x.shape, k, s)
+    if mode == "max":
+        for n, (i, j) in enumerate((i, j) for i in range(oh) for j in range(ow)):
+            a, b = np.unravel_index(np.argmax(wins[i, j]), (k, k))
+            a0.add_patch(plt.Circle((j * s + b, i * s + a), 0.36, fill=False, linewidth=2,
+                                    edgecolor=WINDOW_COLOURS[n % len(WINDOW_COLOURS)]))
+    grid_values(a1, out, fmt=fmt, title=f"{mode} pooled: {oh}x{ow}")
+    for n, (i, j) in enumerate((i, j) for i in range(oh) for j in range(ow)):
+        a1.add_patch(plt.Rectangle((j - 0.43, i - 0.43), 0.86, 0.86, fill=False, linewidth=2.5,
+                                   edgecolor=WINDOW_COLOURS[n % len(WINDOW_COLOURS)]))
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig, out
+
+
+def gradient_routing(x, dout, dx, kernel_size, stride=None, title=None, fmt="{:g}"):
+    """The backward pass of pooling on a small example: x with its windows outlined, the
+    incoming gradient dout (one value per window, in the window's colour), and dx.
+    x, dx: (H, W); dout: (OH, OW). Returns the figure."""
+    stride = kernel_size if stride is None else stride
+    x, dout, dx = (np.asarray(a, dtype=float) for a in (x, dout, dx))
+    fig, axes = plt.subplots(1, 3, figsize=(3 + 0.55 * (2 * x.shape[1] + dout.shape[1]), 0.9 + 0.55 * x.shape[0]),
+                             gridspec_kw={"width_ratios": [x.shape[1], max(dout.shape[1], 2), x.shape[1]]})
+    grid_values(axes[0], x, fmt=fmt, title="x (forward input)")
+    _window_rects(axes[0], x.shape, kernel_size, stride)
+    grid_values(axes[1], dout, fmt=fmt, title="dout (from above)", cmap="cividis")
+    for n, (i, j) in enumerate(np.ndindex(*dout.shape)):
+        axes[1].add_patch(plt.Rectangle((j - 0.43, i - 0.43), 0.86, 0.86, fill=False, linewidth=2.5,
+                                        edgecolor=WINDOW_COLOURS[n % len(WINDOW_COLOURS)]))
+    grid_values(axes[2], dx, fmt=fmt, title="dx = gradient for x", cmap="cividis")
+    _window_rects(axes[2], x.shape, kernel_size, stride)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
