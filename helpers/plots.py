@@ -113,6 +113,85 @@ def curves(history, title="Training curves", fig=None):
     return fig
 
 
+class LiveCurves:
+    """A ``helpers.train.fit`` callback that redraws loss and accuracy curves after every epoch.
+
+    ``live = LiveCurves(epochs=4)`` shows empty axes at once (in a notebook); then
+    ``fit(..., epochs=4, callback=live)`` replaces the figure after each epoch, in place
+    (an IPython display handle, so the saved notebook keeps the final figure). display=False
+    draws without showing (tests). ``live.fig`` is the figure, ``live.history`` the last
+    History, ``live.updates`` how many epochs were drawn. Lesson 07 (training).
+    """
+
+    def __init__(self, epochs=None, title="Training curves", display=True, dpi=80):
+        self.epochs, self.title, self.display = epochs, title, display
+        self.fig = widget_figure(figsize=(9, 3.4), dpi=dpi)
+        self.history, self.updates, self._handle = None, 0, None
+        self._draw({"loss": [], "acc": []}, 0)
+        if display:
+            self._show()
+
+    def _draw(self, history, epoch):
+        of = f"/{self.epochs}" if self.epochs else ""
+        curves(history, title=f"{self.title} (after epoch {epoch}{of})", fig=self.fig)
+        if self.epochs:
+            for ax in self.fig.axes:
+                ax.set_xlim(0.5, self.epochs + 0.5)
+                ax.set_xticks(range(1, self.epochs + 1))
+
+    def _show(self):
+        from IPython.display import Image, display
+        img = Image(data=figure_png(self.fig), format="png")
+        if self._handle is None:
+            self._handle = display(img, display_id=True)
+        else:
+            self._handle.update(img)
+
+    def __call__(self, epoch, history):
+        self.history = history
+        self.updates += 1
+        self._draw(history, epoch)
+        if self.display:
+            self._show()
+
+
+def compare_curves(runs, keys=("loss", "val_acc"), title="Training curves compared", xlabel="epoch",
+                   smooth=1, logy=()):
+    """Several runs on shared axes, one panel per key. runs: {label: History or mapping of
+    lists}; keys: names of the per-epoch (or per-step) lists to draw, e.g. "loss", "val_acc".
+    smooth: moving-average window (1 = raw); logy: keys drawn on a log scale."""
+    colours = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"]
+    styles = ["o-", "s--", "^-.", "D:", "v-", "x--"]
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.6 * len(keys), 3.4), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        for i, (label, run) in enumerate(runs.items()):
+            get = run.get if hasattr(run, "get") else (lambda k, d=None, r=run: getattr(r, k, d))
+            values = np.asarray(get(key, []) or [], dtype=float)
+            if not len(values):
+                continue
+            if smooth > 1 and len(values) >= smooth:
+                values = np.convolve(values, np.ones(smooth) / smooth, mode="valid")
+                steps = np.arange(smooth, smooth + len(values))
+            else:
+                steps = np.arange(1, len(values) + 1)
+            style = styles[i % len(styles)] if len(values) <= 30 else styles[i % len(styles)].strip("osD^vx")
+            ax.plot(steps, values, style, color=colours[i % len(colours)], label=label)
+        label = {"loss": "training loss", "acc": "training accuracy", "val_loss": "validation loss",
+                 "val_acc": "validation accuracy"}.get(key, key.replace("_", " "))
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(label)
+        ax.set_title(label.capitalize())
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+        if key in logy:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def confusion_matrix(y_true, y_pred, class_names, title="Confusion matrix", normalize=True):
     """Draw the confusion matrix (rows: true class, columns: predicted). Returns (fig, counts)."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
@@ -448,14 +527,14 @@ def pooling_diagram(x, kernel_size, stride=None, mode="max", title=None, fmt="{:
 def gradient_routing(x, dout, dx, kernel_size, stride=None, title=None, fmt="{:g}"):
     """The backward pass of pooling on a small example: x with its windows outlined, the
     incoming gradient dout (one value per window, in the window's colour), and dx.
-    x, dx: (H, W); dout: (OH, OW). Returns the figure."""
+    x, dx: (H, W); dout: (OH, OW); fmt formats the values of dx. Returns the figure."""
     stride = kernel_size if stride is None else stride
     x, dout, dx = (np.asarray(a, dtype=float) for a in (x, dout, dx))
     fig, axes = plt.subplots(1, 3, figsize=(3 + 0.55 * (2 * x.shape[1] + dout.shape[1]), 0.9 + 0.55 * x.shape[0]),
                              gridspec_kw={"width_ratios": [x.shape[1], max(dout.shape[1], 2), x.shape[1]]})
-    grid_values(axes[0], x, fmt=fmt, title="x (forward input)")
+    grid_values(axes[0], x, fmt="{:g}", title="x (forward input)")
     _window_rects(axes[0], x.shape, kernel_size, stride)
-    grid_values(axes[1], dout, fmt=fmt, title="dout (from above)", cmap="cividis")
+    grid_values(axes[1], dout, fmt="{:g}", title="dout (from above)", cmap="cividis")
     for n, (i, j) in enumerate(np.ndindex(*dout.shape)):
         axes[1].add_patch(plt.Rectangle((j - 0.43, i - 0.43), 0.86, 0.86, fill=False, linewidth=2.5,
                                         edgecolor=WINDOW_COLOURS[n % len(WINDOW_COLOURS)]))

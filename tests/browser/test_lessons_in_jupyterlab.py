@@ -43,3 +43,91 @@ def test_welcome_slider_updates_its_label(lesson):
     assert page.nudge_slider(box, "kernel (px)", +1) == "5"
     assert page.wait_until_changed(label, "a 3x3 kernel has 9 weights per channel") == "a 5x5 kernel has 25 weights per channel"
     page.shot("slider after", box)
+
+
+def image_src(scope):
+    """The PNG a widget shows (an ipywidgets Image renders as <img src="blob:...">)."""
+    return scope.locator("img").first.get_attribute("src")
+
+
+def html_text(scope, index=0):
+    return scope.locator(".widget-html-content").nth(index).inner_text()
+
+
+def test_convolution_stepper_and_filter_explorer(lesson):
+    page = lesson("01_convolution.ipynb")
+    run_clean(page, timeout=300)
+
+    stepper = page.widget("cnn-conv-stepper")
+    before_eq, before_img = html_text(stepper), image_src(stepper)
+    start = int(page.slider_value(stepper, "window #"))
+    page.shot("stepper before", stepper)
+    moved = page.nudge_slider(stepper, "window #", +1)
+    assert int(moved) == start + 1
+    after_eq = page.wait_until_changed(lambda: html_text(stepper), before_eq)
+    # The equation names the output cell the window fills: out[i, j] with (i, j) = divmod(step, 4)
+    i, j = divmod(start + 1, 4)
+    assert f"out[{i}, {j}]" in after_eq, after_eq
+    assert image_src(stepper) != before_img, "the highlighted window did not move in the picture"
+    page.shot("stepper after", stepper)
+
+    explorer = page.widget("cnn-filter-explorer")
+    before_img, before_caption = image_src(explorer), html_text(explorer)
+    page.shot("filter before", explorer)
+    page.pick(explorer, "filter", "gaussian")
+    caption = page.wait_until_changed(lambda: html_text(explorer), before_caption)
+    assert caption.startswith("gaussian"), caption
+    assert page.wait_until_changed(lambda: image_src(explorer), before_img)
+    page.shot("filter gaussian", explorer)
+    before_img = image_src(explorer)
+    page.nudge_slider(explorer, "size (pixels)", +1)
+    assert page.wait_until_changed(lambda: image_src(explorer), before_img)
+    page.shot("filter gaussian larger", explorer)
+
+
+def expected_out(n, k, s, p, d):
+    return (n + 2 * p - (d * (k - 1) + 1)) // s + 1
+
+
+def test_output_size_explorer_and_receptive_field(lesson):
+    page = lesson("02_padding_stride.ipynb")
+    run_clean(page, timeout=300)
+
+    ex = page.widget("cnn-output-size")
+    names = {"n": "input size N (pixels)", "k": "kernel size k (pixels)", "s": "stride s (pixels)",
+             "p": "padding p (pixels)", "d": "dilation d (1 = ordinary)"}
+    # Start from a setting the learner would try: N=7, k=3, p=0, d=1, stride 1.
+    for key, value in (("n", 7), ("k", 3), ("p", 0), ("d", 1), ("s", 1)):
+        assert page.set_slider(ex, names[key], value) == str(value)
+    formula = lambda: html_text(ex, 0)
+    assert f"= {expected_out(7, 3, 1, 0, 1)}" in formula(), formula()
+    before_img, before_formula = image_src(ex), formula()
+    page.shot("explorer stride 1", ex)
+    assert page.nudge_slider(ex, names["s"], +1) == "2"
+    text = page.wait_until_changed(formula, before_formula)
+    assert f"= {expected_out(7, 3, 2, 0, 1)}" in text and "/ 2" in text.replace("÷", "/"), text
+    assert image_src(ex) != before_img
+    page.shot("explorer stride 2", ex)
+    # Stride 3 does not fit 7 - 3 = 4: the explorer flags the dropped row.
+    before_notes = html_text(ex, 1)
+    page.nudge_slider(ex, names["s"], +1)
+    notes = page.wait_until_changed(lambda: html_text(ex, 1), before_notes)
+    assert "does not fit" in notes, notes
+    page.shot("explorer stride 3 does not fit", ex)
+    # A kernel larger than the padded input: the error message appears in the widget.
+    page.set_slider(ex, names["s"], 1)
+    page.set_slider(ex, names["n"], 3)
+    before = html_text(ex, 0) + html_text(ex, 1)
+    page.set_slider(ex, names["k"], 5)
+    shown = page.wait_until_changed(lambda: html_text(ex, 0) + html_text(ex, 1), before)
+    assert "larger than the padded input" in shown, shown
+    page.shot("explorer kernel too large", ex)
+
+    rf = page.widget("cnn-receptive-field")
+    table = lambda: rf.locator(".widget-html-content").last.inner_text()
+    before_table, before_img = table(), image_src(rf)
+    page.shot("receptive field before", rf)
+    rf.get_by_role("button", name="add layer").click()
+    assert page.wait_until_changed(table, before_table)
+    assert page.wait_until_changed(lambda: image_src(rf), before_img)
+    page.shot("receptive field after adding a layer", rf)

@@ -1,0 +1,186 @@
+"""Convolution forward + backward: loops vs textbook im2col vs helpers.conv vs PyTorch.
+
+Run from the repository root:
+
+    .venv/bin/python benchmarks/bench_conv.py                # 2 threads, best of 7
+    .venv/bin/python benchmarks/bench_conv.py --threads 1 --clock cpu   # on a busy machine
+
+Every implementation computes the same thing on the same float32 arrays: the output, and the
+gradients dx, dw, db for a random dout. They are first checked against each other (and the
+loops against the others on the images the loops see), then timed, interleaved, best of
+--repeats (or the median with --stat median). Columns:
+
+* loops: helpers.conv2d_naive + conv2d_backward_naive on --naive-images images, scaled up to the
+  whole batch (the loops take minutes on the full batch);
+* textbook: the "Deep Learning from Scratch" im2col layer (benchmarks/textbook_im2col.py), with
+  float32 buffers like the other columns; "book f64": the same code as printed, whose
+  np.zeros buffers are float64 (so its products run in float64);
+* helpers: helpers.conv.conv2d_forward + conv2d_backward;
+* torch: torch.nn.functional.conv2d with autograd (skipped when torch is not installed).
+
+Timings on a shared machine are noisy; rerun on a quiet one before quoting them. When other
+processes compete for the cores, multi-threaded OpenBLAS slows down badly at every call, and
+helpers (a few small matrix products per image) more than the textbook (three large ones);
+there, compare with --threads 1 --clock cpu.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+parser.add_argument("--threads", type=int, default=2, help="BLAS / torch threads (default 2)")
+parser.add_argument("--repeats", type=int, default=7, help="timed repeats (default 7)")
+parser.add_argument("--stat", choices=["best", "median"], default="best")
+parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                    help="wall: elapsed time (default); cpu: this process's CPU time, steadier "
+                         "on a busy machine, meaningful only with --threads 1")
+parser.add_argument("--naive-images", type=int, default=2,
+                    help="images the loop version runs on, then scaled up (default 2)")
+args = parser.parse_args()
+if args.clock == "cpu" and args.threads != 1:
+    parser.error("--clock cpu needs --threads 1 (CPU time adds up the time of every thread)")
+
+# thread counts must be set before NumPy (OpenBLAS) starts
+for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = str(args.threads)
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import textbook_im2col  # noqa: E402
+from helpers import conv  # noqa: E402
+
+try:
+    import torch
+    torch.set_num_threads(args.threads)
+except ImportError:
+    torch = None
+
+SHAPES = [
+    # name, N, C, H=W, F, K, padding
+    ("a", 100, 1, 28, 30, 5, 0),
+    ("b", 100, 6, 14, 16, 5, 0),
+    ("c", 64, 32, 32, 64, 3, 1),
+]
+
+
+def run_naive(x, w, b, dout, pad):
+    out = conv.conv2d_naive(x, w, b, padding=pad)
+    return (out,) + conv.conv2d_backward_naive(dout, x, w, b, padding=pad)
+
+
+def make_textbook(w, b, pad, dtype=None):
+    layer = textbook_im2col.Convolution(w, b, stride=1, pad=pad, dtype=dtype)
+
+    def run(x, dout):
+        out = layer.forward(x)
+        dx = layer.backward(dout)
+        return out, dx, layer.dW, layer.db
+    return run
+
+
+def run_helpers(x, w, b, dout, pad):
+    out, cache = conv.conv2d_forward(x, w, b, padding=pad)
+    return (out,) + conv.conv2d_backward(dout, cache)
+
+
+def make_torch(x, w, b, dout, pad):
+    xt = torch.from_numpy(x).requires_grad_()
+    wt = torch.from_numpy(w).requires_grad_()
+    bt = torch.from_numpy(b).requires_grad_()
+    dt = torch.from_numpy(dout)
+
+    def run():
+        for t in (xt, wt, bt):
+            t.grad = None
+        out = torch.nn.functional.conv2d(xt, wt, bt, padding=pad)
+        out.backward(dt)
+        return out.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
+    return run
+
+
+def max_rel_error(results, reference):
+    """Largest error over out, dx, dw, db, relative to each array's largest magnitude."""
+    return max(float(np.max(np.abs(np.asarray(r, np.float64) - e)) / (np.max(np.abs(e)) + 1e-12))
+               for r, e in zip(results, reference))
+
+
+CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
+
+
+def timed(fn):
+    t = CLOCK()
+    fn()
+    return CLOCK() - t
+
+
+def main():
+    stat = np.min if args.stat == "best" else np.median
+    rows = []
+    print(f"NumPy {np.__version__}, threads {args.threads}, {args.stat} of {args.repeats} "
+          f"({args.clock} clock)"
+          + (f", torch {torch.__version__}" if torch else ", torch not installed"))
+    for name, n, c, hw, f, k, pad in SHAPES:
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((n, c, hw, hw)).astype(np.float32)
+        w = (rng.standard_normal((f, c, k, k)) / np.sqrt(c * k * k)).astype(np.float32)
+        b = rng.standard_normal(f).astype(np.float32)
+        oh = conv.output_size(hw, k, padding=pad)
+        dout = rng.standard_normal((n, f, oh, oh)).astype(np.float32)
+
+        # float64 reference for the agreement check
+        ref = run_helpers(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64),
+                          dout.astype(np.float64), pad)
+        m = args.naive_images
+        impls = {
+            "textbook": lambda tb=make_textbook(w, b, pad): tb(x, dout),
+            "book f64": lambda tb=make_textbook(w, b, pad, np.float64): tb(x, dout),
+            "helpers": lambda: run_helpers(x, w, b, dout, pad),
+        }
+        if torch is not None:
+            impls["torch"] = make_torch(x, w, b, dout, pad)
+        for key, fn in impls.items():
+            err = max_rel_error(fn(), ref)
+            assert err < 1e-4, f"{key} disagrees with the float64 reference on shape {name}: {err}"
+        # the loops see the first m images; dw and db then only hold those images' share
+        naive = run_naive(x[:m], w, b, dout[:m], pad)
+        ref_m = run_helpers(x[:m].astype(np.float64), w.astype(np.float64),
+                            b.astype(np.float64), dout[:m].astype(np.float64), pad)
+        assert max_rel_error(naive, ref_m) < 1e-4, f"loops disagree on shape {name}"
+
+        times = {key: [] for key in impls}
+        for _ in range(args.repeats):
+            for key, fn in impls.items():
+                times[key].append(timed(fn))
+        ms = {key: 1e3 * float(stat(v)) for key, v in times.items()}
+        naive_s = min(timed(lambda: run_naive(x[:m], w, b, dout[:m], pad))
+                      for _ in range(1 if m * f * oh * oh > 50_000 else 3))
+        ms["loops"] = 1e3 * naive_s * n / m
+        rows.append((f"({name}) N={n} C={c} {hw}x{hw}, {f} filters {k}x{k}"
+                     + (f" pad {pad}" if pad else ""), ms))
+        print(f"shape ({name}) done", file=sys.stderr)
+
+    cols = ["loops", "textbook", "book f64", "helpers"] + (["torch"] if torch else [])
+    header = ["shape (forward + backward, float32)"] + [
+        f"{c} ms" + ("*" if c == "loops" else "") for c in cols] + [
+        "textbook / helpers", "book f64 / helpers"] + (["helpers / torch"] if torch else [])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label, ms in rows:
+        cells = [label] + [f"{ms[c]:.1f}" if ms[c] < 1000 else f"{ms[c]:.0f}" for c in cols]
+        cells += [f"{ms['textbook'] / ms['helpers']:.1f}x",
+                  f"{ms['book f64'] / ms['helpers']:.1f}x"]
+        if torch:
+            cells.append(f"{ms['helpers'] / ms['torch']:.2f}x")
+        lines.append("| " + " | ".join(cells) + " |")
+    print("\n".join(lines))
+    print(f"* loops: run on {args.naive_images} images and scaled up to the batch (x N / "
+          f"{args.naive_images}). All columns agree with a float64 computation to < 1e-4 "
+          f"relative error (checked before timing). textbook / helpers > 1 and helpers / torch "
+          f"< 1 mean helpers is faster.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""Train a small CNN on the full Fashion-MNIST with helpers, and the same network in PyTorch.
+
+    .venv/bin/python benchmarks/bench_train.py [--epochs 5] [--threads 2] [--no-torch]
+
+Both runs use the same architecture, initialisation scheme (He), optimizer (Adam), learning
+rate, batch size and shuffling order, float32, on ``--threads`` CPU threads. After every
+epoch each prints the test accuracy and the wall time so far (training plus the per-epoch
+test evaluation), and at the end the time each took to first reach ``--target`` test accuracy.
+PyTorch is optional (``pip install torch``); without it only helpers runs.
+
+The machine's load average is printed at the start and the end: on a shared machine the
+times mean little without it. When other processes keep the cores busy, ``--threads 1`` is
+much faster for both libraries: OpenBLAS (NumPy) and OpenMP (PyTorch) threads that wait for
+each other on small matrix products lose the core to other processes at every step.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+# The thread count must be fixed before NumPy (and its OpenBLAS) is imported.
+_threads = "2"
+for _i, _arg in enumerate(sys.argv):
+    if _arg == "--threads" and _i + 1 < len(sys.argv):
+        _threads = sys.argv[_i + 1]
+    elif _arg.startswith("--threads="):
+        _threads = _arg.split("=", 1)[1]
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = _threads
+# PyTorch's OpenMP threads spin while they wait; when another process holds one of the two
+# cores (a shared machine) a 2-thread run then becomes ~10x slower. Passive waiting avoids it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+
+from helpers import layers  # noqa: E402
+from helpers.data import load_fashion_mnist  # noqa: E402
+from helpers.layers import (BatchNorm2D, Conv2D, Dense, Flatten, MaxPool2D, ReLU,  # noqa: E402
+                            SoftmaxCrossEntropy)
+from helpers.model import Sequential  # noqa: E402
+from helpers.optim import Adam  # noqa: E402
+from helpers.train import fit  # noqa: E402
+
+
+def helpers_model():
+    """conv 5x5 (16) -> pool -> BN -> ReLU -> conv 3x3 (32) -> pool -> BN -> ReLU -> dense 128 -> 10.
+
+    Pooling first gives the same result as pooling after BatchNorm and ReLU when BN's scale is
+    positive (max commutes with increasing functions), on a 4x smaller array. The convolutions
+    have no bias: BatchNorm's beta does that job.
+    """
+    return Sequential(
+        Conv2D(1, 16, 5, padding=2, bias=False), MaxPool2D(2), BatchNorm2D(16), ReLU(),
+        Conv2D(16, 32, 3, padding=1, bias=False), MaxPool2D(2), BatchNorm2D(32), ReLU(),
+        Flatten(), Dense(32 * 7 * 7, 128), ReLU(), Dense(128, 10))
+
+
+def torch_model(torch):
+    nn = torch.nn
+    model = nn.Sequential(
+        nn.Conv2d(1, 16, 5, padding=2, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(16), nn.ReLU(),
+        nn.Conv2d(16, 32, 3, padding=1, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(32), nn.ReLU(),
+        nn.Flatten(), nn.Linear(32 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
+    for m in model.modules():          # He initialisation and zero biases, as helpers
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return model
+
+
+def load_data():
+    (x_train, y_train), (x_test, y_test), _ = load_fashion_mnist()
+    scale = np.float32(1 / 255)
+    return ((x_train[:, None].astype(np.float32) * scale, y_train),
+            (x_test[:, None].astype(np.float32) * scale, y_test))
+
+
+def report(name, epoch, acc, elapsed, loss):
+    print(f"{name:8s} epoch {epoch:2d}  train loss {loss:.4f}  test acc {acc:.4f}  "
+          f"elapsed {elapsed:6.1f} s", flush=True)
+
+
+def run_helpers(train, test, args):
+    layers.seed(args.seed)
+    model = helpers_model()
+    loss = SoftmaxCrossEntropy()
+    opt = Adam(model.parameters(), lr=args.lr)
+    times, accs = [], []
+    start = time.perf_counter()
+
+    def on_epoch(epoch, history):
+        # validation= in fit evaluates the test set after every epoch, inside the timing
+        times.append(time.perf_counter() - start)
+        accs.append(history.val_acc[-1])
+        report("helpers", epoch, accs[-1], times[-1], history.loss[-1])
+        opt.lr *= args.lr_decay                  # a step schedule: lr x decay every epoch
+
+    fit(model, loss, opt, *train, epochs=args.epochs, batch_size=args.batch_size,
+        validation=test, seed=args.seed, progress=False, callback=on_epoch)
+    return times, accs
+
+
+def run_torch(torch, train, test, args):
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(int(args.threads))
+    model = torch_model(torch)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    x, y = torch.from_numpy(train[0]), torch.from_numpy(train[1])
+    xt, yt = torch.from_numpy(test[0]), torch.from_numpy(test[1])
+    rng = np.random.default_rng(args.seed)          # the same shuffling as helpers.train.fit
+    times, accs = [], []
+    start = time.perf_counter()
+    for epoch in range(1, args.epochs + 1):
+        model.train()
+        order = torch.from_numpy(rng.permutation(len(x)))
+        total = 0.0
+        for i in range(0, len(x), args.batch_size):
+            idx = order[i:i + args.batch_size]
+            opt.zero_grad()
+            batch_loss = loss_fn(model(x[idx]), y[idx])
+            batch_loss.backward()
+            opt.step()
+            total += batch_loss.item() * len(idx)
+        model.eval()
+        with torch.no_grad():
+            pred = torch.cat([model(xt[i:i + 256]).argmax(1) for i in range(0, len(xt), 256)])
+        accs.append((pred == yt).float().mean().item())
+        times.append(time.perf_counter() - start)
+        report("pytorch", epoch, accs[-1], times[-1], total / len(x))
+        for group in opt.param_groups:
+            group["lr"] *= args.lr_decay
+    return times, accs
+
+
+def time_to(target, times, accs):
+    return next((t for t, a in zip(times, accs) if a >= target), None)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--lr-decay", type=float, default=0.5, help="lr factor after each epoch")
+    p.add_argument("--threads", default="2")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--target", type=float, default=0.91)
+    p.add_argument("--no-torch", action="store_true")
+    args = p.parse_args()
+
+    print(f"load average at start: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} "
+          f"{os.getloadavg()[2]:.2f} on {os.cpu_count()} cores; threads {args.threads}")
+    train, test = load_data()
+    print(f"Fashion-MNIST: train {train[0].shape} test {test[0].shape} {train[0].dtype}; "
+          f"batch size {args.batch_size}, Adam lr {args.lr} x {args.lr_decay} per epoch, "
+          f"{args.epochs} epochs")
+    print(helpers_model())
+
+    results = {"helpers": run_helpers(train, test, args)}
+    try:
+        import torch
+    except ImportError:
+        torch = None
+        print("PyTorch is not installed: no comparison (pip install torch)")
+    if torch is not None and not args.no_torch:
+        print(f"PyTorch {torch.__version__}, {args.threads} threads")
+        results["pytorch"] = run_torch(torch, train, test, args)
+
+    print(f"\nload average at end: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} "
+          f"{os.getloadavg()[2]:.2f}")
+    print(f"time to {args.target:.0%} test accuracy (training + per-epoch evaluation):")
+    for name, (times, accs) in results.items():
+        t = time_to(args.target, times, accs)
+        print(f"  {name:8s} " + (f"{t:6.1f} s" if t is not None else "not reached")
+              + f"   (best {max(accs):.4f}, {times[-1]:.1f} s for {len(times)} epochs, "
+              f"{times[-1] / len(times):.1f} s per epoch)")
+    if len(results) == 2:
+        th, tt = (time_to(args.target, *results[k]) for k in ("helpers", "pytorch"))
+        if th is not None and tt is not None:
+            print(f"  helpers / pytorch time to target: {th / tt:.2f}x")
+        (h_times, _), (t_times, _) = results["helpers"], results["pytorch"]
+        print(f"  helpers / pytorch time per epoch: {h_times[-1] / t_times[-1]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,719 @@
+"""Convolution and pooling as pure NumPy functions on NCHW arrays.
+
+Each operation comes twice, as in CS231n's ``fast_layers``:
+
+* a **naive** version with plain Python loops (``conv2d_naive``, ``max_pool2d_naive``, ...):
+  slow, but it reads like the definition, and the tests use it as the reference;
+* a **fast** version (``conv2d``, ``conv2d_forward`` / ``conv2d_backward``, ``max_pool2d``, ...)
+  built on im2col: a strided *view* of the input that lists every window (no copy), one copy
+  of it into a matrix, and one matrix multiplication (done a few images at a time, so the
+  matrix stays in the CPU cache). Pooling loops over the KH*KW kernel taps, never over pixels.
+
+Conventions (the same as PyTorch):
+
+* arrays are ``(N, C, H, W)``; weights are ``(F, C, KH, KW)``; biases ``(F,)``;
+* "convolution" is cross-correlation (the kernel is not flipped), as in every library;
+* ``kernel_size``, ``stride``, ``padding`` and ``dilation`` take an int or an ``(h, w)`` pair;
+  ``padding`` also takes ``"valid"`` (no padding) and ``"same"`` (output as large as the input,
+  stride 1 only; an even kernel puts the extra row/column at the bottom/right);
+* ``dilation=1`` is an ordinary kernel; ``dilation=2`` leaves one pixel out between kernel taps,
+  so a 3x3 kernel covers 5x5 (some course notes call the ordinary kernel "dilation 0"; here,
+  as in PyTorch and Keras, it is dilation 1);
+* the output size along one axis is ``floor((n + pad_total - dilation*(k-1) - 1) / stride) + 1``;
+* dtype is kept: float32 in, float32 out; float64 in, float64 out.
+
+All checks live in this module (``pair``, ``resolve_padding``, ``output_size`` and the
+``_check_*`` helpers), so every entry point, here and in ``helpers.layers``, raises the same
+``ValueError`` naming the parameter, the rule, and what was probably meant.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+__all__ = [
+    "pair", "resolve_padding", "pad", "output_size", "pool_output_size",
+    "conv2d_naive", "conv2d_backward_naive", "im2col", "col2im",
+    "conv2d", "conv2d_forward", "conv2d_backward",
+    "max_pool2d_naive", "max_pool2d_backward_naive", "max_pool2d",
+    "max_pool2d_forward", "max_pool2d_backward",
+    "avg_pool2d_naive", "avg_pool2d_backward_naive", "avg_pool2d",
+    "avg_pool2d_forward", "avg_pool2d_backward",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation: every rule, in one place
+# ---------------------------------------------------------------------------------------------
+
+def _as_int(v, name):
+    """One integer entry of a parameter, or a ValueError that says what was wrong."""
+    if isinstance(v, np.ndarray) and v.ndim == 0:
+        v = v.item()
+    if isinstance(v, (bool, np.bool_)):
+        raise ValueError(f"{name} must be an integer, got the bool {v!r}")
+    if isinstance(v, numbers.Integral):
+        return int(v)
+    if isinstance(v, numbers.Real) and float(v).is_integer():
+        raise ValueError(f"{name} must be an integer, got the float {v!r}; use {int(v)}")
+    raise ValueError(f"{name} must be an integer or an (h, w) pair of integers, got {v!r}")
+
+
+def pair(v, name, minimum=None):
+    """Turn an int or an (h, w) pair into a validated ``(int, int)`` tuple.
+
+    name: the parameter name used in error messages ("kernel_size", "stride", ...).
+    minimum: smallest allowed value; by default 0 for "padding" and 1 for everything else
+    (kernel_size, stride and dilation must be positive integers).
+
+    >>> pair(3, "kernel_size")
+    (3, 3)
+    >>> pair((3, 5), "kernel_size")
+    (3, 5)
+    """
+    if minimum is None:
+        minimum = 0 if name.startswith("padding") else 1
+    if isinstance(v, (tuple, list, np.ndarray)) and np.ndim(v) == 1:
+        if len(v) != 2:
+            raise ValueError(
+                f"{name} must be an int or an (h, w) pair, got {tuple(v)!r} with {len(v)} entries")
+        h, w = _as_int(v[0], name), _as_int(v[1], name)
+    else:
+        h = w = _as_int(v, name)
+    if min(h, w) < minimum:
+        rule = {0: "a non-negative integer", 1: "a positive integer"}.get(
+            minimum, f"an integer >= {minimum}")
+        hint = ""
+        if name.startswith("stride") and min(h, w) == 0:
+            hint = "; stride 1 moves the window one pixel at a time"
+        elif name.startswith("dilation") and min(h, w) == 0:
+            hint = "; dilation 1 is an ordinary kernel (PyTorch convention)"
+        elif name.startswith("padding"):
+            hint = ("; padding adds zeros around the input, to make the input smaller crop it "
+                    "(x[:, :, top:bottom, left:right])")
+        raise ValueError(f"{name} must be {rule}, got {v!r}{hint}")
+    return (h, w)
+
+
+def resolve_padding(padding, kernel_size, dilation=1, stride=1):
+    """Padding as ``((top, bottom), (left, right))``.
+
+    padding: int, (ph, pw), "valid" (no padding) or "same" (output size = input size; needs
+    stride 1; an even (dilated) kernel puts the extra row/column at the bottom/right, as
+    PyTorch does). kernel_size, dilation, stride: int or (h, w) pair.
+    """
+    kh, kw = pair(kernel_size, "kernel_size")
+    dh, dw = pair(dilation, "dilation")
+    sh, sw = pair(stride, "stride")
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0), (0, 0))
+        if padding == "same":
+            if (sh, sw) != (1, 1):
+                p = [d * (k - 1) // 2 for k, d in ((kh, dh), (kw, dw))]
+                p = p[0] if p[0] == p[1] else tuple(p)
+                s_txt = sh if sh == sw else (sh, sw)
+                raise ValueError(
+                    f"padding='same' needs stride 1, got stride {s_txt} (PyTorch's rule: with a "
+                    f"stride the output cannot match the input). For an output of ceil(H/stride) "
+                    f"(Keras' 'same') use padding={p!r} with an odd kernel")
+            total_h, total_w = dh * (kh - 1), dw * (kw - 1)
+            return ((total_h // 2, total_h - total_h // 2), (total_w // 2, total_w - total_w // 2))
+        hint = ""
+        if padding.strip().lower() in ("same", "valid"):
+            hint = f"; did you mean {padding.strip().lower()!r} (lower case)?"
+        raise ValueError(
+            f"padding must be an int, an (h, w) pair, 'valid' or 'same', got {padding!r}{hint}")
+    ph, pw = pair(padding, "padding", minimum=0)
+    return ((ph, ph), (pw, pw))
+
+
+def pad(x, padding, value=0):
+    """Pad the last two axes (H, W) of ``x`` with ``value``.
+
+    x: (..., H, W). padding: int, (ph, pw), or ((top, bottom), (left, right)).
+    Returns (..., H + top + bottom, W + left + right); ``x`` itself when the padding is zero.
+    """
+    x = np.asarray(x)
+    if (isinstance(padding, (tuple, list)) and len(padding) == 2
+            and all(isinstance(p, (tuple, list)) for p in padding)):
+        (top, bottom), (left, right) = (pair(p, "padding", minimum=0) for p in padding)
+    else:
+        (top, bottom), (left, right) = resolve_padding(padding, 1)
+    if top == bottom == left == right == 0:
+        return x
+    h, w = x.shape[-2:]
+    # same as np.pad(x, [(0, 0), ..., (top, bottom), (left, right)], constant_values=value),
+    # several times faster on small arrays
+    out = np.full(x.shape[:-2] + (h + top + bottom, w + left + right), value, dtype=x.dtype)
+    out[..., top:top + h, left:left + w] = x
+    return out
+
+
+def _axis_size(n, axis, k, s, p_lo, p_hi, d, exact):
+    """Output size along one axis, or a ValueError explaining why there is none."""
+    dk = d * (k - 1) + 1                       # extent of the dilated kernel
+    padded = n + p_lo + p_hi
+    pad_txt = f"2*padding {p_lo}" if p_lo == p_hi else f"padding {p_lo}+{p_hi}"
+    if dk > padded:
+        need = math.ceil((dk - n) / 2)         # symmetric padding that would make it fit
+        hint = f"use padding >= {need} or a smaller kernel"
+        if d > 1:
+            hint = f"use padding >= {need}, a smaller kernel or a smaller dilation"
+        raise ValueError(
+            f"kernel_size {k} (dilated: {dk}) is larger than the padded input {padded} "
+            f"({axis}={n} + {pad_txt}); {hint}")
+    rest = (padded - dk) % s
+    if exact and rest:
+        fits = [q for q in range(p_lo, p_lo + s + 1) if (n + 2 * q - dk) % s == 0]
+        alt = f"use padding {fits[0]}, or " if fits and p_lo == p_hi else "use "
+        raise ValueError(
+            f"exact=True: stride {s} does not fit {axis}={n} exactly: ({axis} + {pad_txt} - "
+            f"dilated kernel {dk}) = {padded - dk} is not a multiple of stride {s}, so the last "
+            f"{rest} row(s)/column(s) of the padded input would be dropped; {alt}an input of "
+            f"{axis}={n - rest} or {n - rest + s}")
+    return (padded - dk) // s + 1
+
+
+def _geometry(hw, kernel_size, stride, padding, dilation, exact=False, labels=("H", "W")):
+    """Validate everything and return (kernel, stride, pads, dilation, (OH, OW)) as pairs."""
+    k = pair(kernel_size, "kernel_size")
+    s = pair(stride, "stride")
+    d = pair(dilation, "dilation")
+    pads = resolve_padding(padding, k, d, s)
+    out = tuple(_axis_size(hw[i], labels[i], k[i], s[i], *pads[i], d[i], exact) for i in range(2))
+    return k, s, pads, d, out
+
+
+def output_size(n, kernel_size, stride=1, padding=0, dilation=1, exact=False):
+    """Output size of a convolution or pooling window along each spatial axis.
+
+    n: input size, int or (H, W). kernel_size, stride, dilation: positive int or (h, w) pair.
+    padding: non-negative int, (h, w) pair, "valid" or "same". dilation=1 is an ordinary kernel
+    (PyTorch convention). exact=True raises when the stride does not fit exactly, i.e. when the
+    floor below would silently drop rows or columns of the padded input.
+
+        out = floor((n + pad_total - dilation*(kernel_size - 1) - 1) / stride) + 1
+
+    Returns an int when n is an int, else an (OH, OW) tuple.
+
+    >>> output_size(28, 5)
+    24
+    >>> output_size((32, 32), 3, stride=2, padding=1)
+    (16, 16)
+    """
+    if isinstance(n, (tuple, list, np.ndarray)) and np.ndim(n) == 1:
+        hw, labels = pair(n, "n (input size)"), ("H", "W")
+        return _geometry(hw, kernel_size, stride, padding, dilation, exact, labels)[-1]
+    size = _as_int(n, "n (input size)")
+    if size < 1:
+        raise ValueError(f"n (input size) must be a positive integer, got {n!r}")
+    return _geometry((size, size), kernel_size, stride, padding, dilation, exact, ("n", "n"))[-1][0]
+
+
+def _float_dtype(*arrays):
+    """The dtype results are computed in: the inputs' float type, float32 for integers."""
+    dt = np.result_type(*arrays)
+    return dt if np.issubdtype(dt, np.floating) else np.dtype(np.float32)
+
+
+def _check_x(x, name="x"):
+    """x must be a 4-D (N, C, H, W) array; suggest the fix for the usual 2-D and 3-D cases."""
+    x = np.asarray(x)
+    if x.ndim == 4:
+        return x
+    msg = f"{name} must be 4-D (N, C, H, W), got a {x.ndim}-D array of shape {x.shape}"
+    if x.ndim == 2:
+        msg += f"; for one grayscale image use {name}[None, None]"
+    elif x.ndim == 3:
+        if x.shape[-1] in (1, 3, 4) and x.shape[0] not in (1, 3, 4):
+            msg += (f"; it looks like one (H, W, C) image: use {name}.transpose(2, 0, 1)[None]")
+        else:
+            msg += (f"; for one (C, H, W) image use {name}[None], for a batch of (N, H, W) "
+                    f"grayscale images use {name}[:, None]")
+    raise ValueError(msg)
+
+
+def _check_conv(x, w, b):
+    """Check x (N, C, H, W), w (F, C, KH, KW), b (F,) or None against each other."""
+    x = _check_x(x)
+    w = np.asarray(w)
+    if w.ndim != 4:
+        raise ValueError(f"w must be 4-D (F, C, KH, KW) (filters, input channels, kernel height, "
+                         f"kernel width), got shape {w.shape}"
+                         + ("; for one single-channel kernel use w[None, None]"
+                            if w.ndim == 2 else ""))
+    if w.shape[1] != x.shape[1]:
+        msg = (f"w has {w.shape[1]} input channels (w.shape[1]) but x has {x.shape[1]} "
+               f"(x.shape[1]); the weight channels must match the input channels")
+        if x.shape[3] == w.shape[1]:
+            msg += "; x looks channels-last (N, H, W, C): use x.transpose(0, 3, 1, 2)"
+        raise ValueError(msg)
+    if b is not None:
+        b = np.asarray(b)
+        if b.shape != (w.shape[0],):
+            msg = (f"b must have shape (F,) = ({w.shape[0]},), one bias per filter "
+                   f"(F = w.shape[0]), got shape {b.shape}")
+            if b.size == w.shape[0]:
+                msg += "; use b.reshape(-1)"
+            raise ValueError(msg)
+    return x, w, b
+
+
+# ---------------------------------------------------------------------------------------------
+# Convolution, the naive way: the definition as loops
+# ---------------------------------------------------------------------------------------------
+
+def conv2d_naive(x, w, b=None, stride=1, padding=0, dilation=1):
+    """Convolution (cross-correlation) with plain loops; the reference for the fast version.
+
+    x: (N, C, H, W), w: (F, C, KH, KW), b: (F,) or None -> (N, F, OH, OW).
+    stride, padding, dilation: int or (h, w); padding also "valid"/"same"; dilation=1 is an
+    ordinary kernel (PyTorch convention).
+    """
+    x, w, b = _check_conv(x, w, b)
+    (kh, kw), (sh, sw), pads, (dh, dw), (oh, ow) = _geometry(
+        x.shape[2:], w.shape[2:], stride, padding, dilation)
+    dtype = _float_dtype(x, w)
+    xp = pad(x.astype(dtype, copy=False), pads)
+    n_, f_ = x.shape[0], w.shape[0]
+    out = np.zeros((n_, f_, oh, ow), dtype=dtype)
+    for n in range(n_):
+        for f in range(f_):
+            for i in range(oh):
+                for j in range(ow):
+                    # the window under the kernel: every dh-th row from i*sh, kh rows
+                    window = xp[n, :, i * sh:i * sh + dh * (kh - 1) + 1:dh,
+                                j * sw:j * sw + dw * (kw - 1) + 1:dw]
+                    out[n, f, i, j] = np.sum(window * w[f])
+            if b is not None:
+                out[n, f] += b[f]
+    return out
+
+
+def conv2d_backward_naive(dout, x, w, b=None, stride=1, padding=0, dilation=1):
+    """Gradients of ``conv2d_naive`` with plain loops: returns (dx, dw, db).
+
+    dout: (N, F, OH, OW), x: (N, C, H, W), w: (F, C, KH, KW), b: (F,) or None (then db is None).
+    Each output pixel sends dout * w back to the window it read (+=: windows overlap), and
+    dout * window to the kernel.
+    """
+    x, w, b = _check_conv(x, w, b)
+    (kh, kw), (sh, sw), pads, (dh, dw), (oh, ow) = _geometry(
+        x.shape[2:], w.shape[2:], stride, padding, dilation)
+    dtype = _float_dtype(x, w)
+    xp = pad(x.astype(dtype, copy=False), pads)
+    dout = _check_dout(dout, (x.shape[0], w.shape[0], oh, ow))
+    dxp = np.zeros_like(xp)
+    dw_ = np.zeros(w.shape, dtype=dtype)
+    for n in range(x.shape[0]):
+        for f in range(w.shape[0]):
+            for i in range(oh):
+                for j in range(ow):
+                    rows = slice(i * sh, i * sh + dh * (kh - 1) + 1, dh)
+                    cols = slice(j * sw, j * sw + dw * (kw - 1) + 1, dw)
+                    g = dout[n, f, i, j]
+                    dxp[n, :, rows, cols] += g * w[f]
+                    dw_[f] += g * xp[n, :, rows, cols]
+    (top, bottom), (left, right) = pads
+    dx = dxp[:, :, top:top + x.shape[2], left:left + x.shape[3]]
+    db = None if b is None else dout.sum(axis=(0, 2, 3)).astype(dtype)
+    return np.ascontiguousarray(dx), dw_, db
+
+
+def _check_dout(dout, shape):
+    dout = np.asarray(dout)
+    if dout.shape != tuple(shape):
+        raise ValueError(f"dout must have the shape of the forward output (N, F, OH, OW) = "
+                         f"{tuple(shape)}, got {dout.shape}")
+    return dout
+
+
+# ---------------------------------------------------------------------------------------------
+# im2col / col2im: the stride trick
+# ---------------------------------------------------------------------------------------------
+
+def _windows(xp, kernel, stride, dilation, out_hw):
+    """A read-only *view* of every window of xp, shape (N, C, KH, KW, OH, OW); no copy.
+
+    NumPy finds element [n, c, h, w] of xp at byte offset n*sN + c*sC + h*sH + w*sW (its
+    ``strides``). The window element (kernel tap i, j) of the output pixel (oh, ow) is
+    xp[n, c, oh*stride + i*dilation, ow*stride + j*dilation], so the view only needs new strides:
+    moving one kernel tap down is dilation rows (dilation*sH bytes), moving one output pixel
+    down is stride rows (stride*sH bytes). ``as_strided`` builds that view without copying;
+    the copy happens only when we ask for a contiguous array (``np.ascontiguousarray``).
+    """
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, stride, dilation, out_hw
+    s_n, s_c, s_h, s_w = xp.strides
+    return as_strided(xp, shape=(xp.shape[0], xp.shape[1], kh, kw, oh, ow),
+                      strides=(s_n, s_c, dh * s_h, dw * s_w, sh * s_h, sw * s_w),
+                      writeable=False)
+
+
+def _scatter_windows(dwin, xp_shape, stride, dilation):
+    """The adjoint of ``_windows``: add dwin (N, C, KH, KW, OH, OW) back into a zero (N, C, Hp, Wp).
+
+    One strided slice per kernel tap (KH*KW of them, e.g. 9 or 25): all the output pixels'
+    contributions for that tap land on a regular grid of xp, so one vectorised ``+=`` does
+    them. Windows overlap (stride < kernel), which is why it must be ``+=``, never ``=``.
+    """
+    _, _, kh, kw, oh, ow = dwin.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    dxp = np.zeros(xp_shape, dtype=dwin.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dxp[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh,
+                j * dw:j * dw + sw * (ow - 1) + 1:sw] += dwin[:, :, i, j]
+    return dxp
+
+
+def _unpad(xp, pads, hw):
+    (top, _), (left, _) = pads
+    return xp[:, :, top:top + hw[0], left:left + hw[1]]
+
+
+def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
+    """Every window of x as one row: x (N, C, H, W) -> cols (N*OH*OW, C*KH*KW).
+
+    Rows are ordered (n, oh, ow), columns (c, kh, kw), so ``cols @ w.reshape(F, -1).T``
+    is the convolution, as an (N*OH*OW, F) matrix. dilation=1 is an ordinary kernel.
+    """
+    x = _check_x(x)
+    k, s, pads, d, out_hw = _geometry(x.shape[2:], kernel_size, stride, padding, dilation)
+    win = _windows(pad(x, pads), k, s, d, out_hw)          # (N, C, KH, KW, OH, OW) view
+    n, c = x.shape[:2]
+    # (N, OH, OW, C, KH, KW): reshape of this transposed view is where the one copy happens
+    return win.transpose(0, 4, 5, 1, 2, 3).reshape(n * out_hw[0] * out_hw[1], c * k[0] * k[1])
+
+
+def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1):
+    """The exact adjoint of ``im2col``: cols (N*OH*OW, C*KH*KW) -> (N, C, H, W).
+
+    Each row's values are added back where im2col read them; where windows overlap the
+    contributions add up (so col2im(im2col(x)) is not x, unless windows never overlap).
+    <im2col(x), cols> == <x, col2im(cols)> for every x and cols.
+    """
+    if len(x_shape) != 4:
+        raise ValueError(f"x_shape must be 4-D (N, C, H, W), got {tuple(x_shape)}")
+    n, c, h, w = (int(v) for v in x_shape)
+    k, s, pads, d, (oh, ow) = _geometry((h, w), kernel_size, stride, padding, dilation)
+    cols = np.asarray(cols)
+    expected = (n * oh * ow, c * k[0] * k[1])
+    if cols.shape != expected:
+        raise ValueError(f"cols must have shape (N*OH*OW, C*KH*KW) = {expected} for x_shape "
+                         f"{tuple(x_shape)}, got {cols.shape}")
+    dwin = cols.reshape(n, oh, ow, c, k[0], k[1]).transpose(0, 3, 4, 5, 1, 2)
+    (top, bottom), (left, right) = pads
+    dxp = _scatter_windows(dwin, (n, c, h + top + bottom, w + left + right), s, d)
+    return np.ascontiguousarray(_unpad(dxp, pads, (h, w)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Convolution, the fast way
+# ---------------------------------------------------------------------------------------------
+
+# How many images go through im2col + matmul at a time. One huge cols array for the whole
+# batch (75 MB for the 32-channel benchmark shape) would be written to main memory, read back by
+# the matmul, and again by the backward pass. A group whose cols fit in the CPU's L2 cache
+# (about 1 MB) is copied, multiplied and, in backward, scattered back while the CPU still holds
+# it close: measured ~1.3x faster overall. Nothing else depends on this number.
+GROUP_BYTES = 1 << 20
+
+
+def _padded_groups(x, group, pads, dtype):
+    """Yield (start, xp) for groups of ``group`` images of x, padded, as ``dtype``.
+
+    One padding buffer is reused: its border stays zero, only the inside is overwritten, so
+    padding costs a single copy (xp is only valid until the next group is yielded)."""
+    (top, bottom), (left, right) = pads
+    n, c, h, w = x.shape
+    buf = None
+    if top or bottom or left or right:
+        buf = np.zeros((min(group, n), c, h + top + bottom, w + left + right), dtype=dtype)
+    for a in range(0, n, group):
+        xg = x[a:a + group]
+        if buf is None:
+            yield a, xg.astype(dtype, copy=False)
+        else:
+            xp = buf[:xg.shape[0]]
+            xp[:, :, top:top + h, left:left + w] = xg
+            yield a, xp
+
+
+def _im2col_group(xp, kernel, stride, dilation, out_hw, cols):
+    """im2col of a few padded images into ``cols``, in the layout the fast path uses:
+    xp (n, C, Hp, Wp) -> cols[:n, :C*KH*KW] as (n, C*KH*KW, OH*OW), one (C*KH*KW, OH*OW)
+    matrix per image (``im2col`` holds the same numbers as one (n*OH*OW, C*KH*KW) matrix;
+    this layout needs no transposes). cols is reused from group to group."""
+    n = xp.shape[0]
+    win = _windows(xp, kernel, stride, dilation, out_hw)         # view (n, C, KH, KW, OH, OW)
+    k = win.shape[1] * win.shape[2] * win.shape[3]
+    np.copyto(cols[:n, :k].reshape(win.shape), win)              # the one copy
+    return cols[:n]
+
+
+def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
+    """Fast convolution that also returns what the backward pass needs.
+
+    x: (N, C, H, W), w: (F, C, KH, KW), b: (F,) or None -> (out (N, F, OH, OW), cache).
+    Same arguments and result as ``conv2d_naive``; dilation=1 is an ordinary kernel.
+
+    How: for each image, im2col copies its windows once into a (C*KH*KW, OH*OW) matrix (from a
+    strided view, see ``_windows``), and one matrix product with the weights as an
+    (F, C*KH*KW) matrix gives that image's (F, OH*OW) output, already in NCHW order. np.matmul
+    does this for a group of images at once ((F, K) @ (n, K, P) -> (n, F, P)).
+    The bias rides along in the same product (CS231n's "bias trick"): the weights get one
+    more column, b, and cols one more row of ones.
+    The cache keeps x itself (not a copy): do not change x in place before the backward pass.
+    """
+    x, w, b = _check_conv(x, w, b)
+    k, s, pads, d, (oh, ow) = _geometry(x.shape[2:], w.shape[2:], stride, padding, dilation)
+    dtype = _float_dtype(x, w)
+    n, c = x.shape[:2]
+    f = w.shape[0]
+    w2 = w.astype(dtype, copy=False).reshape(f, -1)              # (F, C*KH*KW)
+    if b is not None:                                            # (F, C*KH*KW + 1)
+        w2 = np.concatenate([w2, b.astype(dtype, copy=False)[:, None]], axis=1)
+    out = np.empty((n, f, oh * ow), dtype=dtype)
+    g = max(1, GROUP_BYTES // (w2.shape[1] * oh * ow * dtype.itemsize))   # images per group
+    cols = np.empty((min(g, n), w2.shape[1], oh * ow), dtype=dtype)
+    if b is not None:
+        cols[:, -1] = 1                                          # the row of ones for b
+    for a, xp in _padded_groups(x, g, pads, dtype):
+        np.matmul(w2, _im2col_group(xp, k, s, d, (oh, ow), cols), out=out[a:a + g])
+    cache = {"x": x, "w": w2, "w_shape": w.shape, "has_bias": b is not None, "kernel": k,
+             "stride": s, "pads": pads, "dilation": d, "out_shape": (n, f, oh, ow),
+             "group": g}
+    return out.reshape(n, f, oh, ow), cache
+
+
+def conv2d_backward(dout, cache):
+    """Backward pass of ``conv2d_forward``: dout (N, F, OH, OW) -> (dx, dw, db).
+
+    dx: (N, C, H, W), dw: (F, C, KH, KW), db: (F,), or None when the forward had no bias.
+    Per image, with cols its (C*KH*KW, OH*OW) im2col matrix (recomputed: cheaper than keeping
+    the whole batch's cols) and dout as an (F, OH*OW) matrix:
+
+        dw    += dout @ cols.T                       (F, C*KH*KW), summed over the images
+                                                     (with the row of ones: db is its last column)
+        dcols  = w.T @ dout                          (C*KH*KW, OH*OW)
+        dx     = col2im(dcols): every window's gradient added back where it was read
+    """
+    x, w2 = cache["x"], cache["w"]
+    n, f, oh, ow = cache["out_shape"]
+    dout = _check_dout(dout, cache["out_shape"])
+    dtype = w2.dtype
+    dout = dout.astype(dtype, copy=False).reshape(n, f, oh * ow)
+    k, s, pads, d, g = (cache[key] for key in ("kernel", "stride", "pads", "dilation", "group"))
+    c, h, w_ = x.shape[1:]
+    kk = c * k[0] * k[1]                                          # C*KH*KW
+    (top, bottom), (left, right) = pads
+    dx = np.empty(x.shape, dtype=dtype)
+    dw = np.zeros(w2.shape, dtype=dtype)                          # (F, C*KH*KW [+ 1])
+    cols = np.empty((min(g, n), w2.shape[1], oh * ow), dtype=dtype)
+    if cache["has_bias"]:
+        cols[:, -1] = 1
+    for a, xp in _padded_groups(x, g, pads, dtype):
+        cols_g = _im2col_group(xp, k, s, d, (oh, ow), cols)                  # (g, K, P)
+        dg = dout[a:a + g]                                                   # (g, F, P)
+        dw += np.matmul(dg, cols_g.transpose(0, 2, 1)).sum(axis=0)
+        dcols = np.matmul(w2[:, :kk].T, dg)                                  # (g, K, P)
+        dwin = dcols.reshape(dg.shape[0], c, k[0], k[1], oh, ow)
+        dxp = _scatter_windows(dwin, (dg.shape[0], c, h + top + bottom, w_ + left + right), s, d)
+        dx[a:a + g] = _unpad(dxp, pads, (h, w_))
+    db = dw[:, kk] if cache["has_bias"] else None
+    return dx, dw[:, :kk].reshape(cache["w_shape"]), db
+
+
+def conv2d(x, w, b=None, stride=1, padding=0, dilation=1):
+    """Fast convolution (cross-correlation): x (N, C, H, W), w (F, C, KH, KW), b (F,) or None
+    -> (N, F, OH, OW). Same arguments and result as ``conv2d_naive``; dilation=1 is an
+    ordinary kernel (PyTorch convention)."""
+    return conv2d_forward(x, w, b, stride, padding, dilation)[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Pooling
+# ---------------------------------------------------------------------------------------------
+
+def _pool_params(hw, kernel_size, stride, padding, labels=("H", "W")):
+    """Validate pooling arguments for an (H, W) input: (kernel, stride, pads, (OH, OW))."""
+    k = pair(kernel_size, "kernel_size")
+    s = k if stride is None else pair(stride, "stride")
+    k, s, pads, _, out_hw = _geometry(hw, k, s, padding, 1, labels=labels)
+    for (lo, hi), kk, axis in zip(pads, k, labels):
+        if max(lo, hi) * 2 > kk:
+            raise ValueError(
+                f"padding {max(lo, hi)} is more than half of kernel_size {kk} (along {axis}); a "
+                f"pooling window could then lie entirely in the padding (PyTorch's rule: padding "
+                f"<= kernel_size // 2); use padding <= {kk // 2}")
+    return k, s, pads, out_hw
+
+
+def _pool_geometry(x, kernel_size, stride, padding):
+    """Validate a pooling call: (x, kernel, stride, pads, (OH, OW)); stride None = kernel_size."""
+    x = _check_x(x)
+    return (x,) + _pool_params(x.shape[2:], kernel_size, stride, padding)
+
+
+def pool_output_size(n, kernel_size, stride=None, padding=0):
+    """Output size of max or average pooling; like ``output_size`` but stride None means
+    stride = kernel_size, and padding may be at most kernel_size // 2 (PyTorch's rule).
+    n: int or (H, W) -> int or (OH, OW)."""
+    if isinstance(n, (tuple, list, np.ndarray)) and np.ndim(n) == 1:
+        return _pool_params(pair(n, "n (input size)"), kernel_size, stride, padding)[-1]
+    size = _as_int(n, "n (input size)")
+    if size < 1:
+        raise ValueError(f"n (input size) must be a positive integer, got {n!r}")
+    return _pool_params((size, size), kernel_size, stride, padding, ("n", "n"))[-1][0]
+
+
+def max_pool2d_naive(x, kernel_size, stride=None, padding=0):
+    """Max pooling with loops: x (N, C, H, W) -> (N, C, OH, OW). stride None = kernel_size;
+    the padding is -inf, so it never wins."""
+    x, (kh, kw), (sh, sw), pads, (oh, ow) = _pool_geometry(x, kernel_size, stride, padding)
+    xp = pad(x.astype(_float_dtype(x), copy=False), pads, value=-np.inf)
+    out = np.empty(x.shape[:2] + (oh, ow), dtype=xp.dtype)
+    for n in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            for i in range(oh):
+                for j in range(ow):
+                    out[n, c, i, j] = xp[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw].max()
+    return out
+
+
+def max_pool2d_backward_naive(dout, x, kernel_size, stride=None, padding=0):
+    """Gradient of max pooling with loops: each dout goes to the (first) max of its window;
+    overlapping windows add (+=). dout: (N, C, OH, OW), x: (N, C, H, W) -> dx (N, C, H, W)."""
+    x, (kh, kw), (sh, sw), pads, (oh, ow) = _pool_geometry(x, kernel_size, stride, padding)
+    xp = pad(x.astype(_float_dtype(x), copy=False), pads, value=-np.inf)
+    dout = _check_dout(dout, x.shape[:2] + (oh, ow))
+    dxp = np.zeros_like(xp)
+    for n in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            for i in range(oh):
+                for j in range(ow):
+                    window = xp[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw]
+                    a, bb = np.unravel_index(np.argmax(window), window.shape)
+                    dxp[n, c, i * sh + a, j * sw + bb] += dout[n, c, i, j]
+    return np.ascontiguousarray(_unpad(dxp, pads, x.shape[2:]))
+
+
+def avg_pool2d_naive(x, kernel_size, stride=None, padding=0):
+    """Average pooling with loops: x (N, C, H, W) -> (N, C, OH, OW). stride None = kernel_size;
+    zero padding counts in the average (divide by KH*KW always), as PyTorch's default."""
+    x, (kh, kw), (sh, sw), pads, (oh, ow) = _pool_geometry(x, kernel_size, stride, padding)
+    xp = pad(x.astype(_float_dtype(x), copy=False), pads)
+    out = np.empty(x.shape[:2] + (oh, ow), dtype=xp.dtype)
+    for n in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            for i in range(oh):
+                for j in range(ow):
+                    out[n, c, i, j] = xp[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw].mean()
+    return out
+
+
+def avg_pool2d_backward_naive(dout, x, kernel_size, stride=None, padding=0):
+    """Gradient of average pooling with loops: each dout is shared equally by the KH*KW
+    pixels of its window (+= where windows overlap). -> dx (N, C, H, W)."""
+    x, (kh, kw), (sh, sw), pads, (oh, ow) = _pool_geometry(x, kernel_size, stride, padding)
+    dtype = _float_dtype(x)
+    dout = _check_dout(dout, x.shape[:2] + (oh, ow))
+    (top, bottom), (left, right) = pads
+    dxp = np.zeros(x.shape[:2] + (x.shape[2] + top + bottom, x.shape[3] + left + right), dtype)
+    for n in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            for i in range(oh):
+                for j in range(ow):
+                    share = dout[n, c, i, j] / (kh * kw)
+                    dxp[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw] += share
+    return np.ascontiguousarray(_unpad(dxp, pads, x.shape[2:]))
+
+
+def max_pool2d_forward(x, kernel_size, stride=None, padding=0):
+    """Fast max pooling: x (N, C, H, W) -> (out (N, C, OH, OW), cache).
+
+    stride None means stride = kernel_size; padding is -inf. Loops over the KH*KW kernel taps
+    (not over pixels): each tap is one strided slice of all windows at once; we keep the
+    running max and which tap gave it (the first one, on ties), for the backward pass.
+    """
+    x, k, s, pads, (oh, ow) = _pool_geometry(x, kernel_size, stride, padding)
+    xp = pad(x.astype(_float_dtype(x), copy=False), pads, value=-np.inf)
+    win = _windows(xp, k, s, (1, 1), (oh, ow))            # (N, C, KH, KW, OH, OW) view
+    out = win[:, :, 0, 0].copy()                          # running max, starts at tap 0
+    # which tap (i*KW + j) holds the max, in the smallest integer type that fits
+    arg = np.zeros(out.shape, dtype=np.min_scalar_type(k[0] * k[1] - 1))
+    better = np.empty(out.shape, dtype=bool)
+    for t in range(1, k[0] * k[1]):
+        tap = win[:, :, t // k[1], t % k[1]]              # (N, C, OH, OW) strided view
+        np.greater(tap, out, out=better)                  # strictly: ties keep the first tap
+        np.maximum(out, tap, out=out)
+        np.putmask(arg, better, t)
+    cache = {"x_shape": x.shape, "xp_shape": xp.shape, "arg": arg, "kernel": k, "stride": s,
+             "pads": pads, "dtype": xp.dtype}
+    return out, cache
+
+
+def max_pool2d_backward(dout, cache):
+    """Backward of ``max_pool2d_forward``: dout (N, C, OH, OW) -> dx (N, C, H, W).
+
+    Each dout goes to the max of its window; where windows overlap (stride < kernel) one
+    pixel can be the max of several windows, and its gradients add up (+=, never =).
+    """
+    arg = cache["arg"]
+    dout = _check_dout(dout, arg.shape).astype(cache["dtype"], copy=False)
+    (kh, kw), (sh, sw) = cache["kernel"], cache["stride"]
+    oh, ow = arg.shape[2:]
+    dxp = np.zeros(cache["xp_shape"], dtype=cache["dtype"])
+    for t in range(kh * kw):                                 # one strided slice per tap
+        i, j = divmod(t, kw)
+        dxp[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += np.where(
+            arg == t, dout, 0)
+    return np.ascontiguousarray(_unpad(dxp, cache["pads"], cache["x_shape"][2:]))
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0):
+    """Fast max pooling: x (N, C, H, W) -> (N, C, OH, OW); stride None = kernel_size."""
+    return max_pool2d_forward(x, kernel_size, stride, padding)[0]
+
+
+def avg_pool2d_forward(x, kernel_size, stride=None, padding=0):
+    """Fast average pooling: x (N, C, H, W) -> (out (N, C, OH, OW), cache).
+
+    stride None means stride = kernel_size; zero padding counts in the average (divide by
+    KH*KW), as PyTorch's default count_include_pad=True.
+    """
+    x, k, s, pads, (oh, ow) = _pool_geometry(x, kernel_size, stride, padding)
+    xp = pad(x.astype(_float_dtype(x), copy=False), pads)
+    win = _windows(xp, k, s, (1, 1), (oh, ow))
+    out = np.zeros(x.shape[:2] + (oh, ow), dtype=xp.dtype)
+    for i in range(k[0]):
+        for j in range(k[1]):
+            out += win[:, :, i, j]
+    out /= k[0] * k[1]
+    cache = {"x_shape": x.shape, "xp_shape": xp.shape, "kernel": k, "stride": s, "pads": pads,
+             "dtype": xp.dtype, "out_shape": out.shape}
+    return out, cache
+
+
+def avg_pool2d_backward(dout, cache):
+    """Backward of ``avg_pool2d_forward``: dout (N, C, OH, OW) -> dx (N, C, H, W).
+    Every pixel of a window gets dout / (KH*KW); overlapping windows add (+=)."""
+    dout = _check_dout(dout, cache["out_shape"]).astype(cache["dtype"], copy=False)
+    (kh, kw), (sh, sw) = cache["kernel"], cache["stride"]
+    oh, ow = dout.shape[2:]
+    share = dout / (kh * kw)
+    dxp = np.zeros(cache["xp_shape"], dtype=cache["dtype"])
+    for i in range(kh):
+        for j in range(kw):
+            dxp[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += share
+    return np.ascontiguousarray(_unpad(dxp, cache["pads"], cache["x_shape"][2:]))
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0):
+    """Fast average pooling: x (N, C, H, W) -> (N, C, OH, OW); stride None = kernel_size."""
+    return avg_pool2d_forward(x, kernel_size, stride, padding)[0]

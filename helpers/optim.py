@@ -1,0 +1,109 @@
+"""Optimizers, PyTorch style: ``opt = Adam(model.parameters(), lr=1e-3)``, then ``opt.step()``
+after each ``model.backward``.
+
+``model.parameters()`` gives Parameter views (helpers.layers.Parameter): ``p.data`` is the weight
+array, updated in place; ``p.grad`` the gradient of the last backward; ``p.trainable`` False for
+frozen layers, which are skipped. Weight decay adds ``weight_decay * w`` to the gradient (an L2
+penalty, as PyTorch's ``weight_decay`` in SGD and Adam).
+"""
+
+import numpy as np
+
+__all__ = ["Optimizer", "SGD", "Momentum", "Adam"]
+
+
+class Optimizer:
+    """Base class: keeps the parameter list; subclasses implement ``update(p, g, state)``."""
+
+    def __init__(self, params, lr, weight_decay=0.0):
+        self.params = list(params)
+        if not self.params:
+            raise ValueError("the optimizer got an empty parameter list; pass model.parameters()")
+        if not lr > 0:
+            raise ValueError(f"lr (learning rate) must be positive, got {lr!r}")
+        if weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+        self.lr, self.weight_decay = lr, weight_decay
+        self.state = [{} for _ in self.params]   # per-parameter memory (velocity, moments)
+        self.t = 0                               # number of steps taken
+
+    def step(self):
+        """Update every trainable parameter that has a gradient, in place."""
+        self.t += 1
+        for p, state in zip(self.params, self.state):
+            g = p.grad
+            if not p.trainable or g is None:
+                continue
+            if self.weight_decay:
+                g = g + self.weight_decay * p.data
+            self.update(p.data, g, state)
+
+    def zero_grad(self):
+        """Forget the stored gradients (backward overwrites them anyway; for PyTorch habits)."""
+        for p in self.params:
+            p.layer.grads.pop(p.key, None)
+
+    def update(self, w, g, state):
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"{type(self).__name__}({len(self.params)} parameters, lr={self.lr})"
+
+
+class SGD(Optimizer):
+    """w <- w - lr * g."""
+
+    def __init__(self, params, lr=0.01, weight_decay=0.0):
+        super().__init__(params, lr, weight_decay)
+
+    def update(self, w, g, state):
+        w -= self.lr * g
+
+
+class Momentum(Optimizer):
+    """SGD with momentum (PyTorch's formulation): v <- momentum * v + g; w <- w - lr * v.
+
+    v starts at 0, so the first step is a plain SGD step.
+    """
+
+    def __init__(self, params, lr=0.01, momentum=0.9, weight_decay=0.0):
+        super().__init__(params, lr, weight_decay)
+        if not 0 <= momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+        self.momentum = momentum
+
+    def update(self, w, g, state):
+        if "v" not in state:
+            state["v"] = np.zeros_like(w)
+        v = state["v"]
+        v *= self.momentum
+        v += g
+        w -= self.lr * v
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015), as PyTorch computes it. With g the gradient, t the step:
+
+        m <- beta1 * m + (1 - beta1) * g          (mean of g, running)
+        v <- beta2 * v + (1 - beta2) * g**2       (mean of g**2, running)
+        w <- w - lr * m_hat / (sqrt(v_hat) + eps)
+        with m_hat = m / (1 - beta1**t), v_hat = v / (1 - beta2**t)   (they undo the zero start)
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, lr, weight_decay)
+        self.beta1, self.beta2 = betas
+        self.eps = eps
+
+    def update(self, w, g, state):
+        if "m" not in state:
+            state["m"], state["v"], state["t"] = np.zeros_like(w), np.zeros_like(w), 0
+        state["t"] += 1                           # this parameter's steps (frozen ones wait)
+        m, v, t = state["m"], state["v"], state["t"]
+        m *= self.beta1
+        m += (1 - self.beta1) * g
+        v *= self.beta2
+        v += (1 - self.beta2) * (g * g)
+        bias1 = 1 - self.beta1 ** t          # corrects the zero start of m and v
+        bias2 = 1 - self.beta2 ** t
+        w -= (self.lr / bias1) * m / (np.sqrt(v / bias2) + self.eps)

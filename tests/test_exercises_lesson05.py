@@ -1,0 +1,151 @@
+"""Lesson 05 checkers: the reference passes, and each typical slip gets its own message."""
+import numpy as np
+import pytest
+
+from helpers import conv
+from helpers.exercises import lesson05, solution
+
+# --- max pooling by hand -----------------------------------------------------------------------
+
+
+def test_reference_pooled_passes():
+    fb = lesson05.check_max_pool_by_hand(lesson05.max_pool_by_hand_solution())
+    assert fb.ok
+    assert np.array_equal(lesson05.max_pool_by_hand_solution(),
+                          conv.max_pool2d(lesson05.POOL_X[None, None].astype(float), 2)[0, 0])
+
+
+def test_pooled_accepts_arrays_and_floats():
+    assert lesson05.check_max_pool_by_hand(np.array([[7.0, 9.0], [8.0, 6.0]])).ok
+
+
+@pytest.mark.parametrize("value", [None, ...])
+def test_pooled_unfinished(value):
+    fb = lesson05.check_max_pool_by_hand(value)
+    assert not fb.ok and not fb.done
+
+
+def test_pooled_partly_filled_is_not_done():
+    fb = lesson05.check_max_pool_by_hand([[7, None], [8, 6]])
+    assert not fb.ok and not fb.done
+
+
+@pytest.mark.parametrize("answer, words", [
+    ([[3.75, 4.25], [4.5, 3.75]], "average pooling"),
+    ([[1, 1], [2, 0]], "smallest value"),
+    ([[15, 17], [18, 15]], "sum of each window"),
+    ([[7, 8], [9, 6]], "transposed"),
+    ([[7, 4, 9], [8, 6, 6], [8, 6, 6]], "stride 1"),
+    ([[7, 9, 1], [8, 6, 1]], "should be 2x2"),
+    ([[7, 9], [8, 5]], "output [1, 1] is 5"),
+    ([[4, 9], [8, 6]], "x[0:2, 0:2] = [[1, 3], [7, 4]] has maximum 7"),
+    ("seven", "nested list"),
+])
+def test_pooled_slips(answer, words):
+    fb = lesson05.check_max_pool_by_hand(answer)
+    assert not fb.ok and fb.done
+    assert words in fb.message, fb.message
+
+
+# --- pooled output size ------------------------------------------------------------------------
+
+def test_reference_size_passes():
+    fb = lesson05.check_pool_output_size(lesson05.pool_output_size_solution)
+    assert fb.ok and "27" in fb.message
+    for n, k, s in lesson05.SIZE_CASES:
+        assert lesson05.pool_output_size_solution(n, k, s) == conv.output_size(n, k, stride=s)
+
+
+def test_size_unfinished():
+    def pool_output_size(n, kernel_size, stride):
+        raise NotImplementedError
+    assert not lesson05.check_pool_output_size(pool_output_size).done
+    assert not lesson05.check_pool_output_size(None).done
+
+
+@pytest.mark.parametrize("fn, words", [
+    (lambda n, k, s: n // s, "tile the input"),
+    (lambda n, k, s: n // k, "ignores the stride"),
+    (lambda n, k, s: (n - k) // s, "forgot the + 1"),
+    (lambda n, k, s: -(-(n - k) // s) + 1, "rounded up"),
+    (lambda n, k, s: (n - k) / s + 1, "floor division"),
+    (lambda n, k, s: None, "forget the `return`"),
+    (lambda n, k, s: n - k + 1, "expected"),
+    (lambda n, k, s: [][0], "IndexError"),
+])
+def test_size_slips(fn, words):
+    fb = lesson05.check_pool_output_size(fn)
+    assert not fb.ok and fb.done
+    assert words in fb.message, fb.message
+
+
+def test_size_accepts_whole_floats():
+    assert lesson05.check_pool_output_size(lambda n, k, s: float((n - k) // s + 1)).ok
+
+
+# --- max pooling backward ----------------------------------------------------------------------
+
+def test_reference_backward_passes_and_matches_helpers():
+    assert lesson05.check_max_pool_backward(lesson05.max_pool_backward_solution).ok
+    for _, x, dout, k, s in lesson05._backward_cases():
+        _, cache = conv.max_pool2d_forward(x[None, None], k, s)
+        expected = conv.max_pool2d_backward(dout[None, None], cache)[0, 0]
+        assert np.allclose(lesson05.max_pool_backward_solution(x, dout, k, s), expected)
+
+
+def test_backward_cases_have_no_ties_and_overlap():
+    cases = lesson05._backward_cases()
+    for _, x, *_ in cases:
+        assert len(np.unique(x)) == x.size
+    overlapping = [c for c in cases if c[4] < c[3]]
+    assert overlapping
+    # in an overlapping case some pixel collects more than one gradient
+    _, x, dout, k, s = overlapping[0]
+    dx = lesson05.max_pool_backward_solution(x, dout, k, s)
+    assert dx.max() > dout.max()
+
+
+def test_backward_unfinished():
+    def max_pool_backward(x, dout, kernel_size, stride):
+        raise NotImplementedError
+    assert not lesson05.check_max_pool_backward(max_pool_backward).done
+    assert not lesson05.check_max_pool_backward(None).done
+
+
+@pytest.mark.parametrize("fn, words", [
+    (lesson05._overwrite, "add with +="),
+    (lesson05._spread, "*average* pooling"),
+    (lesson05._ones, "put the gradient that arrives"),
+    (lesson05._corner, "top-left corner"),
+    (lambda x, dout, k, s: np.zeros_like(dout), "shape of x"),
+    (lambda x, dout, k, s: None, "forget the `return`"),
+    (lambda x, dout, k, s: np.zeros_like(x), "expected"),
+    (lambda x, dout, k, s: x / 0 if False else x["a"], "raised"),
+])
+def test_backward_slips(fn, words):
+    fb = lesson05.check_max_pool_backward(fn)
+    assert not fb.ok and fb.done
+    assert words in fb.message, fb.message
+
+
+def test_overwrite_passes_the_non_overlapping_case():
+    # the reason the checker has overlapping cases: '=' is right without overlap
+    desc, x, dout, k, s = lesson05._backward_cases()[0]
+    assert s == k
+    assert np.array_equal(lesson05._overwrite(x, dout, k, s), lesson05.max_pool_backward_solution(x, dout, k, s))
+    fb = lesson05.check_max_pool_backward(lesson05._overwrite)
+    assert "overlapping" in fb.message
+
+
+def test_backward_does_not_mind_learner_changing_inputs():
+    def sloppy(x, dout, k, s):
+        dx = lesson05.max_pool_backward_solution(x, dout, k, s)
+        x[...] = 0
+        return dx
+    assert lesson05.check_max_pool_backward(sloppy).ok
+
+
+def test_solutions_print():
+    for name in ("max_pool_by_hand", "pool_output_size", "max_pool_backward"):
+        src = solution(name, show=False)
+        assert "def " in src and "@register_solution" not in src

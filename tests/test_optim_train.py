@@ -1,0 +1,213 @@
+"""helpers.optim against hand-computed steps; helpers.train: determinism, history, dtypes, errors."""
+import numpy as np
+import pytest
+
+from helpers.layers import (BatchNorm2D, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D, ReLU,
+                            SoftmaxCrossEntropy)
+from helpers.model import Sequential
+from helpers.optim import SGD, Adam, Momentum
+from helpers.train import History, evaluate, fit
+
+
+class Holder(Layer):
+    """A layer that only holds one parameter w = [1, -2], for optimizer arithmetic."""
+
+    def init_params(self):
+        return {"w": np.array([1.0, -2.0])}
+
+
+def run(opt_cls, grads, **kw):
+    layer = Holder()
+    opt = opt_cls(layer.parameters(), **kw)
+    for g in grads:
+        layer.grads["w"] = np.array(g)
+        opt.step()
+    return layer.params["w"]
+
+
+G1, G2 = [0.5, 0.1], [-0.5, 0.3]
+
+
+def test_sgd_steps():
+    # w - lr * g, twice: [1 - 0.1*0.5 + 0.1*0.5, -2 - 0.01 - 0.03]
+    np.testing.assert_allclose(run(SGD, [G1], lr=0.1), [0.95, -2.01])
+    np.testing.assert_allclose(run(SGD, [G1, G2], lr=0.1), [1.0, -2.04])
+
+
+def test_sgd_weight_decay():
+    # g + wd * w = [0.5 + 0.01, 0.1 - 0.02] = [0.51, 0.08]; w - 0.1 * that
+    np.testing.assert_allclose(run(SGD, [G1], lr=0.1, weight_decay=0.01), [0.949, -2.008])
+
+
+def test_momentum_steps():
+    # v1 = g1 = [0.5, 0.1]; w1 = [0.95, -2.01]
+    # v2 = 0.9 * v1 + g2 = [0.45 - 0.5, 0.09 + 0.3] = [-0.05, 0.39]; w2 = w1 - 0.1 * v2
+    np.testing.assert_allclose(run(Momentum, [G1], lr=0.1), [0.95, -2.01])
+    np.testing.assert_allclose(run(Momentum, [G1, G2], lr=0.1, momentum=0.9), [0.955, -2.049])
+
+
+def test_adam_steps():
+    # step 1: m = 0.1 g, v = 0.001 g^2, so m_hat = g and v_hat = g^2: w moves lr * sign(g)
+    np.testing.assert_allclose(run(Adam, [G1], lr=0.1), [0.9, -2.1], rtol=1e-7)
+    # step 2: m = 0.9 * [0.05, 0.01] + 0.1 * [-0.5, 0.3] = [-0.005, 0.039]
+    #         v = 0.999 * [0.00025, 0.00001] + 0.001 * [0.25, 0.09] = [0.00049975, 0.00009999]
+    #         m_hat = m / (1 - 0.9^2) = m / 0.19, v_hat = v / (1 - 0.999^2) = v / 0.001999
+    #         = [0.25, 0.0500200100...]; sqrt(v_hat) = [0.5, 0.2236515...]
+    #         step = 0.1 * m_hat / sqrt(v_hat) = [-0.0052631579, 0.0917781...]
+    m_hat = np.array([-0.005, 0.039]) / 0.19
+    v_hat = np.array([0.00049975, 0.00009999]) / 0.001999
+    expected = np.array([0.9, -2.1]) - 0.1 * m_hat / (np.sqrt(v_hat) + 1e-8)
+    np.testing.assert_allclose(expected, [0.9052631579, -2.1917781119], rtol=1e-7)
+    np.testing.assert_allclose(run(Adam, [G1, G2], lr=0.1), expected, rtol=1e-7)  # eps: ~1e-8
+
+
+def test_adam_weight_decay_adds_l2_gradient():
+    # g + 0.1 * w = [0.6, -0.1]: step 1 still moves lr * sign
+    np.testing.assert_allclose(run(Adam, [G1], lr=0.1, weight_decay=0.1), [0.9, -1.9], rtol=1e-7)
+
+
+@pytest.mark.parametrize("opt_cls", [SGD, Momentum, Adam])
+def test_frozen_parameters_are_not_updated(opt_cls):
+    layer = Holder()
+    layer.trainable = False
+    opt = opt_cls(layer.parameters(), lr=0.1)
+    layer.grads["w"] = np.array(G1)
+    opt.step()
+    np.testing.assert_array_equal(layer.params["w"], [1.0, -2.0])
+
+
+def test_optimizer_argument_errors():
+    with pytest.raises(ValueError, match="empty parameter list"):
+        SGD([], lr=0.1)
+    with pytest.raises(ValueError, match="lr"):
+        Adam(Holder().parameters(), lr=0)
+    with pytest.raises(ValueError, match="momentum"):
+        Momentum(Holder().parameters(), momentum=1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# fit / evaluate
+# --------------------------------------------------------------------------------------------
+def toy_data(n=240, seed=0):
+    """(n, 1, 6, 6) float32 images whose class (0, 1, 2) is where a bright square sits."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    x = rng.normal(0, 0.3, (n, 1, 6, 6)).astype(np.float32)
+    for i, c in enumerate(y):
+        x[i, 0, 2 * c:2 * c + 2, 1:3] += 1.5
+    return x, y
+
+
+def toy_model(seed=0):
+    return Sequential(Conv2D(1, 4, 3, padding=1, rng=seed), BatchNorm2D(4), ReLU(), MaxPool2D(2),
+                      Flatten(), Dropout(0.2, rng=seed + 1), Dense(36, 3, rng=seed + 2))
+
+
+def train_once(epochs=3, **kw):
+    x, y = toy_data()
+    model = toy_model()
+    opt = Adam(model.parameters(), lr=0.01)
+    return model, fit(model, SoftmaxCrossEntropy(), opt, x[:200], y[:200], epochs=epochs,
+                      batch_size=32, validation=(x[200:], y[200:]), progress=False, **kw)
+
+
+def test_fit_learns_and_records_history():
+    model, h = train_once()
+    assert isinstance(h, History) and len(h) == 3
+    for key in ("loss", "acc", "val_loss", "val_acc", "seconds"):
+        assert len(getattr(h, key)) == 3
+    assert h.loss[-1] < h.loss[0]
+    assert h.val_acc[-1] >= 0.9
+    assert all(s > 0 for s in h.seconds)
+    assert "val_acc" in repr(h)
+    x, y = toy_data()
+    assert evaluate(model, SoftmaxCrossEntropy(), x[200:], y[200:], batch_size=7) == pytest.approx(
+        (h.val_loss[-1], h.val_acc[-1]), rel=1e-6)
+
+
+def test_fit_is_deterministic():
+    _, h1 = train_once()
+    _, h2 = train_once()
+    d1, d2 = h1.as_dict(), h2.as_dict()
+    del d1["seconds"], d2["seconds"]
+    assert d1 == d2                          # bit-identical floats
+    _, h3 = train_once(seed=1)               # another shuffle, other numbers
+    assert h3.loss != h1.loss
+
+
+def test_callback_after_each_epoch():
+    calls = []
+    train_once(epochs=2, callback=lambda epoch, history: calls.append((epoch, len(history.loss))))
+    assert calls == [(1, 1), (2, 2)]
+
+
+def test_progress_bar_shows_loss_and_accuracy(capsys):
+    x, y = toy_data(64)
+    model = toy_model()
+    fit(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.01), x, y, epochs=1,
+        batch_size=16, validation=(x, y), progress=True)
+    err = capsys.readouterr().err
+    assert "epoch 1/1" in err and "loss=" in err and "acc=" in err and "val_acc=" in err
+
+
+def test_evaluate_matches_a_manual_computation():
+    x, y = toy_data(50)
+    model = toy_model()
+    logits = model.forward(x, train=False)
+    loss, acc = evaluate(model, SoftmaxCrossEntropy(), x, y, batch_size=16)
+    assert acc == np.mean(logits.argmax(1) == y)
+    assert loss == pytest.approx(SoftmaxCrossEntropy().forward(logits, y), rel=1e-6)
+
+
+class DtypeSpy(Layer):
+    """Passes x through and records the dtypes it sees going forward and backward."""
+
+    seen = set()
+
+    def forward(self, x, train=True):
+        DtypeSpy.seen.add(("forward", x.dtype.name))
+        return x
+
+    def backward(self, dout):
+        DtypeSpy.seen.add(("backward", dout.dtype.name))
+        return dout
+
+
+def test_training_stays_float32_everywhere():
+    DtypeSpy.seen = set()
+    x, y = toy_data(64)
+    inner = toy_model().layers
+    model = Sequential(*[item for layer in inner for item in (layer, DtypeSpy())])
+    opt = Adam(model.parameters(), lr=0.01, weight_decay=1e-4)
+    fit(model, SoftmaxCrossEntropy(), opt, x.astype(np.float64), y, epochs=1, batch_size=16,
+        progress=False)
+    assert DtypeSpy.seen == {("forward", "float32"), ("backward", "float32")}
+    for name, v in {**model.state_dict(), **model.grads}.items():
+        assert v.dtype == np.float32, name
+    for state in opt.state:
+        assert all(v.dtype == np.float32 for v in state.values() if isinstance(v, np.ndarray))
+
+
+def test_fit_errors():
+    x, y = toy_data(40)
+    model = toy_model()
+    loss, opt = SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 2\] for a model with 3 outputs.*contains 3"):
+        fit(model, loss, opt, x, np.where(y == 2, 3, y), progress=False)
+    with pytest.raises(ValueError, match=r"label and batch sizes do not match: x has 40 examples but y has 39"):
+        fit(model, loss, opt, x, y[:39], progress=False)
+    with pytest.raises(ValueError, match=r"dtype uint8.*astype\(np.float32\) / 255"):
+        fit(model, loss, opt, (x * 50).astype(np.uint8), y, progress=False)
+    with pytest.raises(ValueError, match=r"batch_size"):
+        fit(model, loss, opt, x, y, batch_size=0, progress=False)
+    with pytest.raises(ValueError, match=r"in_channels=1"):
+        fit(model, loss, opt, np.repeat(x, 3, axis=1), y, progress=False)
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
+def test_divergence_is_reported_with_advice():
+    x, y = toy_data(64)
+    model = Sequential(Flatten(), Dense(36, 3, rng=0))
+    with pytest.raises(ValueError, match="NaN or inf reached the loss.*lower learning rate"):
+        fit(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=1e38), x, y, epochs=3,
+            batch_size=8, progress=False)
