@@ -233,6 +233,7 @@ def shift_invariance_explorer(image=None, kernel=SOBEL_X, max_shift=3, dpi=72):
     box = widgets.VBox([widgets.HBox([widgets.VBox([c["shift"], c["window"]]),
                                       widgets.VBox([c["direction"], c["pooling"]])]),
                         text, image_w])
+    box.add_class("cnn-shift-invariance")  # a handle for the browser test (tests/browser)
     box.controls = c
     box.state = state
     box.text = text

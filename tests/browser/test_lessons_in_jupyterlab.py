@@ -131,3 +131,19 @@ def test_output_size_explorer_and_receptive_field(lesson):
     assert page.wait_until_changed(table, before_table)
     assert page.wait_until_changed(lambda: image_src(rf), before_img)
     page.shot("receptive field after adding a layer", rf)
+
+
+def test_pooling_shift_explorer(lesson):
+    page = lesson("05_pooling.ipynb")
+    run_clean(page, timeout=300)
+    ex = page.widget("cnn-shift-invariance")
+    page.set_slider(ex, "shift (pixels)", 0)
+    text = lambda: html_text(ex)
+    before_text, before_img = text(), image_src(ex)
+    assert "Shift 0" in before_text, before_text
+    page.shot("shift 0", ex)
+    assert page.nudge_slider(ex, "shift (pixels)", +1) == "1"
+    after = page.wait_until_changed(text, before_text)
+    assert "Shift 1" in after and "changed by" in after, after
+    assert page.wait_until_changed(lambda: image_src(ex), before_img)
+    page.shot("shift 1", ex)
