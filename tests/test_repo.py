@@ -80,3 +80,14 @@ def test_ci_calls_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     readme = (ROOT / "README.md").read_text()
     assert "python3 course.py test" in ci and "python3 course.py test" in readme
+
+
+def test_teaching_guide_names_real_solutions_and_every_lesson():
+    from helpers.exercises import _SOLUTIONS, _load_all
+    _load_all()
+    guide = (ROOT / "docs" / "teaching.md").read_text(encoding="utf-8")
+    named = set(re.findall(r'solution\("(\w+)"\)', guide)) - {"name"}
+    assert named, "the guide names no solutions"
+    assert named <= set(_SOLUTIONS), f"the guide names unknown solutions: {named - set(_SOLUTIONS)}"
+    for nb in NOTEBOOKS:
+        assert f"### {nb.name[:2]} ·" in guide, f"the teacher's guide has no section for {nb.name}"
