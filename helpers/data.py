@@ -84,6 +84,9 @@ Ways to get Fashion-MNIST for the course:
          {cache}"""
 
 
+_LOADED: dict = {}  # load_fashion_mnist's results, by cache folder and checksums
+
+
 class DataError(RuntimeError):
     """A data file is missing, truncated or corrupted; the message says which and what to do."""
 
@@ -199,6 +202,10 @@ def load_fashion_mnist(cache_dir: str | Path | None = None, *, download: bool = 
     """
     cache_dir = Path(cache_dir) if cache_dir is not None else CACHE_DIR
     debian_dir = Path(debian_dir) if debian_dir is not None else DEBIAN_DIR
+    # Checked once per process: the arrays are read-only, so later calls can share them.
+    memo_key = (str(cache_dir.resolve()), tuple(spec.sha256 for spec in FASHION_FILES.values()))
+    if memo_key in _LOADED:
+        return _LOADED[memo_key]
     arrays = {}
     for key in FASHION_FILES:
         try:
@@ -208,9 +215,11 @@ def load_fashion_mnist(cache_dir: str | Path | None = None, *, download: bool = 
             tried.append(f"download ({exc})" if download else "download (switched off)")
             raise DataError(f"Fashion-MNIST file {FASHION_FILES[key].filename} was not found. "
                             f"Tried: {'; '.join(tried)}.\n" + _how_to(cache_dir)) from None
-    return ((arrays["train_images"], arrays["train_labels"].astype(np.int64)),
-            (arrays["test_images"], arrays["test_labels"].astype(np.int64)),
-            CLASS_NAMES)
+    y_train, y_test = arrays["train_labels"].astype(np.int64), arrays["test_labels"].astype(np.int64)
+    y_train.flags.writeable = y_test.flags.writeable = False
+    result = ((arrays["train_images"], y_train), (arrays["test_images"], y_test), CLASS_NAMES)
+    _LOADED[memo_key] = result
+    return result
 
 
 def fashion_mnist_available(cache_dir: str | Path | None = None) -> bool:

@@ -235,3 +235,14 @@ def test_real_fashion_mnist():
     assert np.bincount(ytr).tolist() == [6000] * 10
     assert np.bincount(yte).tolist() == [1000] * 10
     assert names[9] == "Ankle boot"
+
+
+def test_second_load_in_a_process_reuses_the_checked_arrays(tmp_path, tiny):
+    arrays, payloads = tiny
+    write_all(tmp_path / "cache", payloads)
+    first = load(tmp_path)
+    for name in payloads:                       # the files are gone, the checked arrays are not
+        (tmp_path / "cache" / name).unlink()
+    second = load(tmp_path)
+    assert second[0][0] is first[0][0]
+    assert not second[0][0].flags.writeable and not second[0][1].flags.writeable

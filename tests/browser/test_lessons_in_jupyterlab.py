@@ -147,3 +147,33 @@ def test_pooling_shift_explorer(lesson):
     assert "Shift 1" in after and "changed by" in after, after
     assert page.wait_until_changed(lambda: image_src(ex), before_img)
     page.shot("shift 1", ex)
+
+
+def test_feature_maps_and_saliency_explorers(lesson):
+    page = lesson("08_visualizing.ipynb")
+    run_clean(page, timeout=900)
+
+    fm = page.widget("cnn-feature-maps")
+    before_img, before_caption = image_src(fm), html_text(fm)
+    page.shot("feature maps before", fm)
+    page.nudge_slider(fm, "test image #", +1)
+    assert page.wait_until_changed(lambda: image_src(fm), before_img)
+    page.shot("feature maps next image", fm)
+    layers = fm.locator(".widget-dropdown select").nth(1).locator("option").all_inner_texts()
+    before_img, before_caption = image_src(fm), html_text(fm)
+    current = fm.locator(".widget-dropdown select").nth(1).input_value()
+    choice = next(t for t in reversed(layers) if t != current)
+    page.pick(fm, "layer", choice)
+    caption = page.wait_until_changed(lambda: html_text(fm), before_caption)
+    assert "layer" in caption
+    assert page.wait_until_changed(lambda: image_src(fm), before_img)
+    page.shot("feature maps other layer", fm)
+
+    sal = page.widget("cnn-saliency")
+    before_img, before_caption = image_src(sal), html_text(sal)
+    page.shot("saliency before", sal)
+    page.nudge_slider(sal, "test image #", +1)
+    assert page.wait_until_changed(lambda: image_src(sal), before_img, timeout=60)
+    caption = page.wait_until_changed(lambda: html_text(sal), before_caption, timeout=60)
+    assert "p(" in caption, caption
+    page.shot("saliency next image", sal)
