@@ -49,16 +49,22 @@ class LessonPage:
 
     def run_all(self, timeout: float = 600) -> dict:
         """Run every cell (as Run > Run All Cells does) and wait until the kernel is done."""
-        self.page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        # Start the command without awaiting its promise (it settles only when every cell has
+        # run); progress is polled below with a bounded wait on each poll.
+        self.page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); return true; }")
         deadline = time.time() + timeout
         time.sleep(1)
         while True:
-            st = self.state()
+            st = self.page.evaluate(f"async () => await Promise.race([({NOTEBOOK_STATE_JS})(), "
+                                    "new Promise(r => setTimeout(() => r('busy'), 10000))])")
+            if st == "busy":  # the page did not answer within 10 s: note it and keep polling
+                st = None
             if st and st["pending"] == 0 and st["status"] == "idle":
                 break
             if st and st["errors"]:
                 break  # run-all stops at an error: report it now
             if time.time() > deadline:
+                self.shot("timed out")
                 raise AssertionError(f"{self.name}: still running after {timeout} s: {st}")
             time.sleep(1)
         self.page.wait_for_timeout(500)  # let the last widgets render
@@ -124,4 +130,9 @@ class LessonPage:
         raise AssertionError(f"{self.name}: the page did not change within {timeout} s (still {before!r})")
 
     def close(self):
+        """Shut the lesson's kernel down (as Kernel > Shut Down Kernel does), then the page."""
+        try:
+            self.page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+        except Exception:
+            pass
         self.context.close()
