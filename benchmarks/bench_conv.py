@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/bench_conv.py                # 2 threads, best of 7
+    .venv/bin/python benchmarks/bench_conv.py                # 2 threads, best of 15
     .venv/bin/python benchmarks/bench_conv.py --threads 1 --clock cpu   # on a busy machine
 
 Every implementation computes the same thing on the same float32 arrays: the output, and the
@@ -31,7 +31,7 @@ import time
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--threads", type=int, default=2, help="BLAS / torch threads (default 2)")
-parser.add_argument("--repeats", type=int, default=7, help="timed repeats (default 7)")
+parser.add_argument("--repeats", type=int, default=15, help="timed repeats (default 15)")
 parser.add_argument("--stat", choices=["best", "median"], default="best")
 parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                     help="wall: elapsed time (default); cpu: this process's CPU time, steadier "

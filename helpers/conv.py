@@ -6,8 +6,9 @@ Each operation comes twice, as in CS231n's ``fast_layers``:
   slow, but it reads like the definition, and the tests use it as the reference;
 * a **fast** version (``conv2d``, ``conv2d_forward`` / ``conv2d_backward``, ``max_pool2d``, ...)
   built on im2col: a strided *view* of the input that lists every window (no copy), one copy
-  of it into a matrix, and one matrix multiplication (done a few images at a time, so the
-  matrix stays in the CPU cache). Pooling loops over the KH*KW kernel taps, never over pixels.
+  of it into a matrix, and matrix multiplications, a few images at a time so the matrix stays in
+  the CPU cache (the notes above ``GROUP_BYTES`` say how, and why it is fast). Pooling loops
+  over the KH*KW kernel taps, never over pixels.
 
 Conventions (the same as PyTorch):
 
@@ -415,45 +416,155 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1):
 # ---------------------------------------------------------------------------------------------
 # Convolution, the fast way
 # ---------------------------------------------------------------------------------------------
+#
+# The fast path is im2col plus matrix products, organised so that NumPy moves long contiguous
+# runs of memory and the matrices stay in the CPU cache:
+#
+# 1. Images go through in *groups* (``GROUP_BYTES``): one group's im2col matrix is a couple of
+#    MB, so it is still in the cache when the matrix product reads it. Each group is padded into
+#    a reused buffer whose border stays zero.
+# 2. With stride 1 (most layers) each padded image is read as one long row of Hp*Wp pixels.
+#    Output pixel (r, c) is computed on a grid of width Wp, at position r*Wp + c, and kernel tap
+#    (i, j) reads one contiguous stretch of the row starting at i*dilation*Wp + j*dilation. The
+#    last Wp - OW grid columns wrap around into the next image row: they are computed and thrown
+#    away (a few percent more arithmetic, for copies that run at memory speed). With a stride,
+#    the grid is (OH, OW) and the taps are read through the strided view ``_windows``.
+# 3. An image with many grid points gets its own product, (F, C*KH*KW) @ (C*KH*KW, pixels),
+#    whose result is already in NCHW order. For small images (fewer than ``BY_IMAGE_PIXELS``
+#    grid points) such products are too small for the BLAS to run at speed, so the im2col
+#    matrix holds the whole group side by side, (C*KH*KW, images * pixels): one product for the
+#    group, and one transposed copy to put the result in NCHW order.
 
-# How many images go through im2col + matmul at a time. One huge cols array for the whole
-# batch (75 MB for the 32-channel benchmark shape) would be written to main memory, read back by
-# the matmul, and again by the backward pass. A group whose cols fit in the CPU's L2 cache
-# (about 1 MB) is copied, multiplied and, in backward, scattered back while the CPU still holds
-# it close: measured ~1.3x faster overall. Nothing else depends on this number.
-GROUP_BYTES = 1 << 20
-
-
-def _padded_groups(x, group, pads, dtype):
-    """Yield (start, xp) for groups of ``group`` images of x, padded, as ``dtype``.
-
-    One padding buffer is reused: its border stays zero, only the inside is overwritten, so
-    padding costs a single copy (xp is only valid until the next group is yielded)."""
-    (top, bottom), (left, right) = pads
-    n, c, h, w = x.shape
-    buf = None
-    if top or bottom or left or right:
-        buf = np.zeros((min(group, n), c, h + top + bottom, w + left + right), dtype=dtype)
-    for a in range(0, n, group):
-        xg = x[a:a + group]
-        if buf is None:
-            yield a, xg.astype(dtype, copy=False)
-        else:
-            xp = buf[:xg.shape[0]]
-            xp[:, :, top:top + h, left:left + w] = xg
-            yield a, xp
+# Largest im2col matrix of one group of images, in bytes, and the smallest image (in grid
+# points) that gets a matrix product of its own; both measured on the course's 2-core reference
+# machine (1 MB of L2 cache per core) with benchmarks/bench_conv.py and bench_train.py.
+# Nothing else depends on these numbers: every choice gives the same result.
+GROUP_BYTES = 2 << 20
+BY_IMAGE_PIXELS = 512
 
 
-def _im2col_group(xp, kernel, stride, dilation, out_hw, cols):
-    """im2col of a few padded images into ``cols``, in the layout the fast path uses:
-    xp (n, C, Hp, Wp) -> cols[:n, :C*KH*KW] as (n, C*KH*KW, OH*OW), one (C*KH*KW, OH*OW)
-    matrix per image (``im2col`` holds the same numbers as one (n*OH*OW, C*KH*KW) matrix;
-    this layout needs no transposes). cols is reused from group to group."""
-    n = xp.shape[0]
-    win = _windows(xp, kernel, stride, dilation, out_hw)         # view (n, C, KH, KW, OH, OW)
-    k = win.shape[1] * win.shape[2] * win.shape[3]
-    np.copyto(cols[:n, :k].reshape(win.shape), win)              # the one copy
-    return cols[:n]
+def _view(a, shape):
+    """a.reshape(shape), but never a copy: the fast path writes through these views."""
+    v = a.reshape(shape)
+    assert np.may_share_memory(v, a), "internal error: reshape made a copy"
+    return v
+
+
+def _take(buf, shape):
+    """The first prod(shape) entries of the 1-D buffer ``buf``, as an array of that shape."""
+    return buf[:math.prod(shape)].reshape(shape)
+
+
+class _Plan:
+    """What the fast convolution works out once per call: sizes, grid, layout and groups.
+
+    x_shape (N, C, H, W), w_shape (F, C, KH, KW). ``flat``: stride 1, the long-row layout;
+    ``grid``: (OH, grid width) on which the output is computed (Wp when flat, else OW);
+    ``pixels``: grid points per image; ``by_image``: one matrix product per image (else one per
+    group); ``group``: images per group.
+    """
+
+    def __init__(self, x_shape, w_shape, stride, padding, dilation, dtype, bias=False):
+        self.k, self.s, self.pads, self.d, self.out_hw = _geometry(
+            x_shape[2:], w_shape[2:], stride, padding, dilation)
+        (top, bottom), (left, right) = self.pads
+        self.n, self.c, self.h, self.w = x_shape
+        self.hp, self.wp = self.h + top + bottom, self.w + left + right
+        self.f = w_shape[0]
+        self.taps = self.c * self.k[0] * self.k[1]            # C*KH*KW
+        self.rows = self.taps + bool(bias)                    # rows of im2col: + ones for b
+        self.flat = self.s == (1, 1)
+        oh, ow = self.out_hw
+        self.grid = (oh, self.wp if self.flat else ow)
+        self.pixels = oh * self.grid[1]
+        self.by_image = self.pixels >= BY_IMAGE_PIXELS
+        self.direct = self.by_image and not self.flat         # the product's result is NCHW
+        self.dtype = dtype
+        # the flat row is read up to dilation*(KW - 1) pixels past its end: a zero tail
+        self.row = self.hp * self.wp + (self.d[1] * (self.k[1] - 1) if self.flat else 0)
+        largest = max(1, GROUP_BYTES // (self.rows * self.pixels * dtype.itemsize))
+        groups = -(-self.n // largest)                        # ceil: as few groups as fit,
+        self.group = -(-self.n // groups)                     # then balanced in size
+
+    def buffer(self, rows):
+        """A 1-D work buffer for a (rows, pixels) matrix per image of a group."""
+        return np.empty(self.group * rows * self.pixels, dtype=self.dtype)
+
+    def matrix(self, buf, m, rows):
+        """A group's matrix in ``buf``: (m, rows, pixels) by image, else (rows, m * pixels)."""
+        if self.by_image:
+            return _take(buf, (m, rows, self.pixels))
+        return _take(buf, (rows, m * self.pixels))
+
+    def unfold(self, mat, m, lead, tail):
+        """View a group's matrix with axes (image, *lead, *tail), whatever its layout;
+        lead * tail = rows * pixels, e.g. lead (C, KH, KW) and tail (OH, OW)."""
+        if self.by_image:
+            return _view(mat, (m, *lead, *tail))
+        v = _view(mat, (*lead, m, *tail))
+        k = len(lead)
+        return v.transpose(k, *range(k), *range(k + 1, v.ndim))
+
+    def groups(self, x):
+        """Yield (start, m, xbuf) for each group of m images: xbuf (m, C, row), padded."""
+        (top, _), (left, _) = self.pads
+        buf = np.zeros(self.group * self.c * self.row, dtype=self.dtype)
+        for a in range(0, self.n, self.group):
+            xg = x[a:a + self.group]
+            m = xg.shape[0]
+            if m < self.group:      # the last, smaller group: the border moved, zero it again
+                buf[...] = 0
+            xbuf = _take(buf, (m, self.c, self.row))
+            xbuf_img = xbuf[:, :, :self.hp * self.wp].reshape(m, self.c, self.hp, self.wp)
+            xbuf_img[:, :, top:top + self.h, left:left + self.w] = xg   # the border stays zero
+            yield a, m, xbuf
+
+    def _tail(self):
+        return (self.pixels,) if self.flat else self.out_hw
+
+    def im2col(self, xbuf, cols_buf):
+        """A group's im2col matrix (see ``matrix``): row (c, i, j) holds tap (i, j) of channel
+        c at every grid point, and with a bias a last row of ones (CS231n's "bias trick": the
+        bias is one more weight, b * 1). One copy, from a strided view of the padded images."""
+        m = xbuf.shape[0]
+        (kh, kw), (dh, dw) = self.k, self.d
+        cols = self.matrix(cols_buf, m, self.rows)
+        if self.rows > self.taps:
+            cols[..., self.taps, :] = 1
+        taps = cols[..., :self.taps, :]
+        if self.flat:     # tap (i, j): the contiguous stretch that starts at i*dh*Wp + j*dw
+            s_n, s_c, s_px = xbuf.strides
+            view = as_strided(xbuf, (m, self.c, kh, kw, self.pixels),
+                              (s_n, s_c, dh * self.wp * s_px, dw * s_px, s_px), writeable=False)
+        else:             # tap (i, j) of output (r, q): row r*sh + i*dh, column q*sw + j*dw
+            view = _windows(xbuf.reshape(m, self.c, self.hp, self.wp), self.k, self.s, self.d,
+                            self.out_hw)
+        np.copyto(self.unfold(taps, m, (self.c, kh, kw), self._tail()), view)
+        return cols
+
+    def col2im(self, dcols, dbuf):
+        """Adjoint of ``im2col``: add a group's dcols back into dbuf (m, C, row), zeroed first;
+        one strided (flat: contiguous) ``+=`` per kernel tap. Windows overlap, so it must be
+        +=, never =."""
+        m = dbuf.shape[0]
+        (kh, kw), (dh, dw), (sh, sw), (oh, ow) = self.k, self.d, self.s, self.out_hw
+        taps = self.unfold(dcols, m, (self.c, kh, kw), self._tail())
+        dbuf[...] = 0
+        img = dbuf[:, :, :self.hp * self.wp].reshape(m, self.c, self.hp, self.wp)
+        for i in range(kh):
+            for j in range(kw):
+                if self.flat:
+                    start = i * dh * self.wp + j * dw
+                    dbuf[:, :, start:start + self.pixels] += taps[:, :, i, j]
+                else:
+                    img[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh,
+                        j * dw:j * dw + sw * (ow - 1) + 1:sw] += taps[:, :, i, j]
+
+    def crop(self, xbuf):
+        """The un-padded images inside xbuf (m, C, row) -> (m, C, H, W) view."""
+        (top, _), (left, _) = self.pads
+        img = xbuf[:, :, :self.hp * self.wp].reshape(-1, self.c, self.hp, self.wp)
+        return img[:, :, top:top + self.h, left:left + self.w]
 
 
 def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
@@ -462,71 +573,79 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     x: (N, C, H, W), w: (F, C, KH, KW), b: (F,) or None -> (out (N, F, OH, OW), cache).
     Same arguments and result as ``conv2d_naive``; dilation=1 is an ordinary kernel.
 
-    How: for each image, im2col copies its windows once into a (C*KH*KW, OH*OW) matrix (from a
-    strided view, see ``_windows``), and one matrix product with the weights as an
-    (F, C*KH*KW) matrix gives that image's (F, OH*OW) output, already in NCHW order. np.matmul
-    does this for a group of images at once ((F, K) @ (n, K, P) -> (n, F, P)).
-    The bias rides along in the same product (CS231n's "bias trick"): the weights get one
-    more column, b, and cols one more row of ones.
-    The cache keeps x itself (not a copy): do not change x in place before the backward pass.
+    How (see the notes above ``GROUP_BYTES``): for each group of images, im2col copies the
+    windows once into a (C*KH*KW [+ 1], pixels) matrix, and the product with the weights as an
+    (F, C*KH*KW [+ 1]) matrix, b as the last column, gives the outputs on the grid; in the
+    long-row layout, or with one product for the whole group, a last copy puts them in NCHW
+    order without the thrown-away grid columns. The cache keeps x itself (not a copy): do not
+    change x in place before the backward pass.
     """
     x, w, b = _check_conv(x, w, b)
-    k, s, pads, d, (oh, ow) = _geometry(x.shape[2:], w.shape[2:], stride, padding, dilation)
     dtype = _float_dtype(x, w)
-    n, c = x.shape[:2]
-    f = w.shape[0]
-    w2 = w.astype(dtype, copy=False).reshape(f, -1)              # (F, C*KH*KW)
-    if b is not None:                                            # (F, C*KH*KW + 1)
+    plan = _Plan(x.shape, w.shape, stride, padding, dilation, dtype, bias=b is not None)
+    w2 = w.astype(dtype, copy=False).reshape(plan.f, plan.taps)          # (F, C*KH*KW)
+    if b is not None:                                                    # (F, C*KH*KW + 1)
         w2 = np.concatenate([w2, b.astype(dtype, copy=False)[:, None]], axis=1)
-    out = np.empty((n, f, oh * ow), dtype=dtype)
-    g = max(1, GROUP_BYTES // (w2.shape[1] * oh * ow * dtype.itemsize))   # images per group
-    cols = np.empty((min(g, n), w2.shape[1], oh * ow), dtype=dtype)
-    if b is not None:
-        cols[:, -1] = 1                                          # the row of ones for b
-    for a, xp in _padded_groups(x, g, pads, dtype):
-        np.matmul(w2, _im2col_group(xp, k, s, d, (oh, ow), cols), out=out[a:a + g])
-    cache = {"x": x, "w": w2, "w_shape": w.shape, "has_bias": b is not None, "kernel": k,
-             "stride": s, "pads": pads, "dilation": d, "out_shape": (n, f, oh, ow),
-             "group": g}
-    return out.reshape(n, f, oh, ow), cache
+    (oh, ow), grid = plan.out_hw, plan.grid
+    out = np.empty((plan.n, plan.f, oh, ow), dtype=dtype)
+    cols_buf, res_buf = plan.buffer(plan.rows), plan.buffer(plan.f)
+    for a, m, xbuf in plan.groups(x):
+        cols = plan.im2col(xbuf, cols_buf)
+        if plan.direct:               # per image (F, rows) @ (rows, OH*OW): already NCHW
+            np.matmul(w2, cols, out=out[a:a + m].reshape(m, plan.f, plan.pixels))
+            continue
+        # per image (m, F, pixels), or for the group (F, m * pixels); then to NCHW
+        res = np.matmul(w2, cols, out=plan.matrix(res_buf, m, plan.f))
+        out[a:a + m] = plan.unfold(res, m, (plan.f,), grid)[:, :, :, :ow]   # no wrap-around
+    cache = {"x": x, "w": w2, "w_shape": w.shape, "has_bias": b is not None, "plan": plan}
+    return out, cache
 
 
-def conv2d_backward(dout, cache):
+def conv2d_backward(dout, cache, need_dx=True):
     """Backward pass of ``conv2d_forward``: dout (N, F, OH, OW) -> (dx, dw, db).
 
-    dx: (N, C, H, W), dw: (F, C, KH, KW), db: (F,), or None when the forward had no bias.
-    Per image, with cols its (C*KH*KW, OH*OW) im2col matrix (recomputed: cheaper than keeping
-    the whole batch's cols) and dout as an (F, OH*OW) matrix:
+    dx: (N, C, H, W), or None with need_dx=False (the first layer of a network: nobody needs
+    the gradient of the images, and it is a third of the work); dw: (F, C, KH, KW);
+    db: (F,), or None when the forward had no bias.
+    Per group of images, with cols its im2col matrix (recomputed: measured as fast as keeping
+    the forward pass's, and it saves the memory) and dout on the same grid as an (F, pixels)
+    matrix, zero in the thrown-away columns:
 
         dw    += dout @ cols.T                       (F, C*KH*KW), summed over the images
-                                                     (with the row of ones: db is its last column)
-        dcols  = w.T @ dout                          (C*KH*KW, OH*OW)
+                                                     (with the row of ones: db, its last column)
+        dcols  = w.T @ dout                          (C*KH*KW, pixels)
         dx     = col2im(dcols): every window's gradient added back where it was read
     """
-    x, w2 = cache["x"], cache["w"]
-    n, f, oh, ow = cache["out_shape"]
-    dout = _check_dout(dout, cache["out_shape"])
-    dtype = w2.dtype
-    dout = dout.astype(dtype, copy=False).reshape(n, f, oh * ow)
-    k, s, pads, d, g = (cache[key] for key in ("kernel", "stride", "pads", "dilation", "group"))
-    c, h, w_ = x.shape[1:]
-    kk = c * k[0] * k[1]                                          # C*KH*KW
-    (top, bottom), (left, right) = pads
-    dx = np.empty(x.shape, dtype=dtype)
-    dw = np.zeros(w2.shape, dtype=dtype)                          # (F, C*KH*KW [+ 1])
-    cols = np.empty((min(g, n), w2.shape[1], oh * ow), dtype=dtype)
-    if cache["has_bias"]:
-        cols[:, -1] = 1
-    for a, xp in _padded_groups(x, g, pads, dtype):
-        cols_g = _im2col_group(xp, k, s, d, (oh, ow), cols)                  # (g, K, P)
-        dg = dout[a:a + g]                                                   # (g, F, P)
-        dw += np.matmul(dg, cols_g.transpose(0, 2, 1)).sum(axis=0)
-        dcols = np.matmul(w2[:, :kk].T, dg)                                  # (g, K, P)
-        dwin = dcols.reshape(dg.shape[0], c, k[0], k[1], oh, ow)
-        dxp = _scatter_windows(dwin, (dg.shape[0], c, h + top + bottom, w_ + left + right), s, d)
-        dx[a:a + g] = _unpad(dxp, pads, (h, w_))
-    db = dw[:, kk] if cache["has_bias"] else None
-    return dx, dw[:, :kk].reshape(cache["w_shape"]), db
+    x, w2, plan = cache["x"], cache["w"], cache["plan"]
+    (oh, ow), grid = plan.out_hw, plan.grid
+    dout = _check_dout(dout, (plan.n, plan.f, oh, ow)).astype(plan.dtype, copy=False)
+    w2t = np.ascontiguousarray(w2[:, :plan.taps].T)                      # (C*KH*KW, F)
+    dx = np.empty(x.shape, dtype=plan.dtype) if need_dx else None
+    dw_t = np.zeros((plan.rows, plan.f), dtype=plan.dtype)               # [dw; db], transposed
+    cols_buf, dcols_buf = plan.buffer(plan.rows), plan.buffer(plan.taps)
+    dgrid_buf = np.zeros(plan.group * plan.f * plan.pixels, dtype=plan.dtype)
+    dbuf = np.empty(plan.group * plan.c * plan.row, dtype=plan.dtype)
+    for a, m, xbuf in plan.groups(x):
+        cols = plan.im2col(xbuf, cols_buf)
+        if plan.direct:                                   # dout is already the matrix
+            dgrid = dout[a:a + m].reshape(m, plan.f, plan.pixels)
+        else:                                             # dout on the grid, 0 where thrown away
+            if m < plan.group and not plan.by_image:      # last, smaller group: layout shifted
+                dgrid_buf[...] = 0
+            dgrid = plan.matrix(dgrid_buf, m, plan.f)
+            plan.unfold(dgrid, m, (plan.f,), grid)[:, :, :, :ow] = dout[a:a + m]
+        if plan.by_image:                                 # one product per image, summed
+            dw_t += np.matmul(dgrid, cols.transpose(0, 2, 1)).sum(axis=0).T
+        else:
+            dw_t += cols @ dgrid.T
+        if not need_dx:
+            continue
+        dcols = np.matmul(w2t, dgrid, out=plan.matrix(dcols_buf, m, plan.taps))
+        dxbuf = _take(dbuf, (m, plan.c, plan.row))
+        plan.col2im(dcols, dxbuf)
+        dx[a:a + m] = plan.crop(dxbuf)
+    db = dw_t[plan.taps].copy() if cache["has_bias"] else None
+    return dx, dw_t[:plan.taps].T.reshape(cache["w_shape"]), db
 
 
 def conv2d(x, w, b=None, stride=1, padding=0, dilation=1):
@@ -534,7 +653,6 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1):
     -> (N, F, OH, OW). Same arguments and result as ``conv2d_naive``; dilation=1 is an
     ordinary kernel (PyTorch convention)."""
     return conv2d_forward(x, w, b, stride, padding, dilation)[0]
-
 
 # ---------------------------------------------------------------------------------------------
 # Pooling

@@ -132,6 +132,9 @@ class Layer:
     """
 
     trainable = True
+    # False: backward need not compute dx (Sequential.backward(dout, input_grad=False) sets it
+    # on the first layer while it runs); layers that save work by it return None then
+    needs_input_grad = True
 
     def __init__(self):
         self._params = None   # dict name -> array, created on first use of .params
@@ -271,7 +274,7 @@ class Conv2D(Layer):
         return out
 
     def backward(self, dout):
-        dx, dw, db = conv.conv2d_backward(dout, self.cache)
+        dx, dw, db = conv.conv2d_backward(dout, self.cache, need_dx=self.needs_input_grad)
         if self.trainable:
             self.grads["W"] = dw
             if self.bias:
@@ -605,9 +608,9 @@ class BatchNorm2D(Layer):
         gamma, beta = self.params["gamma"], self.params["beta"]
         if train:
             m = x.shape[0] * x.shape[2] * x.shape[3]          # values per channel
-            mean = x.mean(axis=(0, 2, 3))
+            mean = _channel_sum(x) / m
             xc = x - mean[:, None, None]
-            var = np.mean(xc * xc, axis=(0, 2, 3))
+            var = _channel_sum(xc, xc) / m                    # (two passes: stable in float32)
             r = self.momentum
             self.buffers["running_mean"] *= 1 - r
             self.buffers["running_mean"] += r * mean
@@ -616,24 +619,30 @@ class BatchNorm2D(Layer):
         else:
             mean, var = self.buffers["running_mean"], self.buffers["running_var"]
             xc = x - mean[:, None, None]
-        inv_std = 1 / np.sqrt(var + self.eps)                  # (C,)
-        x_hat = xc * inv_std[:, None, None]
-        self.cache = (x_hat, inv_std, train)
-        return x_hat * gamma[:, None, None] + beta[:, None, None]
+        inv_std = (1 / np.sqrt(var + self.eps)).astype(x.dtype)          # (C,)
+        # out = gamma * x_hat + beta with x_hat = xc * inv_std, in one pass over the data
+        out = xc * (gamma * inv_std)[:, None, None]
+        out += beta[:, None, None]
+        self.cache = (xc, inv_std, train)
+        return out
 
     def backward(self, dout):
-        x_hat, inv_std, train = self.cache
+        xc, inv_std, train = self.cache
         gamma = self.params["gamma"]
-        dbeta = dout.sum(axis=(0, 2, 3))
-        dgamma = (dout * x_hat).sum(axis=(0, 2, 3))
+        dbeta = _channel_sum(dout)
+        dgamma = _channel_sum(dout, xc) * inv_std                   # sum(dout * x_hat)
         if self.trainable:
             self.grads["gamma"], self.grads["beta"] = dgamma, dbeta
-        scale = (gamma * inv_std)[:, None, None]
+        scale = gamma * inv_std                                      # (C,)
         if not train:                 # fixed mean and variance: just an affine map
-            return dout * scale
+            return dout * scale[:, None, None]
         m = dout.shape[0] * dout.shape[2] * dout.shape[3]
-        # the mean and the variance depend on every x too; these two terms account for that
-        return scale * (dout - (dbeta / m)[:, None, None] - x_hat * (dgamma / m)[:, None, None])
+        # dx = scale * (dout - dbeta/m - x_hat * dgamma/m): the mean and the variance depend
+        # on every x too, and the last two terms account for that; x_hat = xc * inv_std
+        dx = dout * scale[:, None, None]
+        dx -= xc * (scale * inv_std * dgamma / m)[:, None, None]
+        dx -= (scale * dbeta / m)[:, None, None]
+        return dx
 
     def output_shape(self, in_shape):
         if len(in_shape) != 3:
@@ -644,6 +653,14 @@ class BatchNorm2D(Layer):
 
     def _repr_args(self):
         return str(self.num_features)
+
+
+def _channel_sum(a, b=None):
+    """Per-channel sum of a (N, C, H, W) array, or of a * b: -> (C,). Sums over the batch axis
+    first, then each channel's contiguous row: several times faster than a.sum(axis=(0, 2, 3))."""
+    if b is None:
+        return a.sum(axis=0).reshape(a.shape[1], -1).sum(axis=1)
+    return np.einsum("nchw,nchw->c", a, b)
 
 
 # ----------------------------------------------------------------------------------------------

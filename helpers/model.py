@@ -154,7 +154,7 @@ class Sequential(_Composite):
     """Layers applied one after another: ``Sequential(Conv2D(1, 8, 3), ReLU(), Flatten(), ...)``.
 
     forward(x, train=True): x: (N, ...) -> output of the last layer (logits (N, K) for a
-    classifier). backward(dout) -> dx, filling each layer's grads.
+    classifier). backward(dout, input_grad=None) -> dx, filling each layer's grads.
     """
 
     def __init__(self, *layers):
@@ -168,10 +168,26 @@ class Sequential(_Composite):
             x = layer.forward(x, train)
         return x
 
-    def backward(self, dout):
-        for layer in reversed(self.layers):
+    def backward(self, dout, input_grad=None):
+        """dout: dL/d(output) -> dx = dL/dx, filling each layer's grads.
+
+        input_grad=False: the caller has no use for dx (``fit``: nobody needs the gradient of
+        the images), so the first layer may skip computing it (a convolution saves a third of
+        its backward pass) and None may come back. None (default): the model's own
+        ``needs_input_grad``, True unless an enclosing model switched it off.
+        """
+        if input_grad is None:
+            input_grad = self.needs_input_grad
+        for layer in reversed(self.layers[1:]):
             dout = layer.backward(dout)
-        return dout
+        if not self.layers:
+            return dout
+        first = self.layers[0]
+        before, first.needs_input_grad = first.needs_input_grad, bool(input_grad)
+        try:
+            return first.backward(dout)
+        finally:
+            first.needs_input_grad = before
 
     def output_shape(self, in_shape):
         shape = tuple(in_shape)

@@ -15,6 +15,8 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
+from helpers.model import Sequential
+
 __all__ = ["History", "fit", "evaluate"]
 
 
@@ -78,6 +80,14 @@ def _check_data(model, x, y, name="x", yname="y"):
     return x.astype(_model_dtype(model), copy=False), y
 
 
+def _backward(model, dout):
+    """model.backward(dout), telling a Sequential that the gradient of the images is not
+    needed (its first layer then skips computing it)."""
+    if isinstance(model, Sequential):
+        return model.backward(dout, input_grad=False)
+    return model.backward(dout)
+
+
 def _batches(n, batch_size):
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
@@ -139,7 +149,7 @@ def fit(model, loss, optimizer, x, y, epochs=1, batch_size=64, validation=None, 
 
             logits = model.forward(xb, train=True)
             batch_loss = loss.forward(logits, yb)
-            model.backward(loss.backward())
+            _backward(model, loss.backward())
             optimizer.step()
 
             total += batch_loss * len(idx)

@@ -1,6 +1,8 @@
 """Tests of helpers.conv: the fast functions against the loop references, adjointness,
 numerical gradients, overlapping windows, dtypes, and every error message."""
 
+import contextlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -60,24 +62,38 @@ def pool_configs(draw):
 # Convolution against the loop reference
 # ---------------------------------------------------------------------------------------------
 
+@contextlib.contextmanager
+def layout(by_image_pixels):
+    """Run the fast path with one matrix product per image (1) or per group (10**9)."""
+    old = conv.BY_IMAGE_PIXELS
+    conv.BY_IMAGE_PIXELS = by_image_pixels
+    try:
+        yield
+    finally:
+        conv.BY_IMAGE_PIXELS = old
+
+
 @SETTINGS
-@given(conv_configs())
-def test_conv2d_matches_naive(cfg):
+@given(conv_configs(), st.sampled_from([1, 10**9]))
+def test_conv2d_matches_naive(cfg, by_image_pixels):
     x, w, b, kw = cfg
     expected = conv.conv2d_naive(x, w, b, **kw)
-    out = conv.conv2d(x, w, b, **kw)
+    with layout(by_image_pixels):
+        out, cache = conv.conv2d_forward(x, w, b, **kw)
+    assert cache["plan"].by_image == (by_image_pixels == 1)
     assert out.shape == expected.shape
     assert out.shape[2:] == conv.output_size(x.shape[2:], w.shape[2:], **kw)
     np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-10)
 
 
 @SETTINGS
-@given(conv_configs())
-def test_conv2d_backward_matches_naive(cfg):
+@given(conv_configs(), st.sampled_from([1, 10**9]))
+def test_conv2d_backward_matches_naive(cfg, by_image_pixels):
     x, w, b, kw = cfg
-    out, cache = conv.conv2d_forward(x, w, b, **kw)
-    dout = np.random.default_rng(1).standard_normal(out.shape)
-    dx, dw, db = conv.conv2d_backward(dout, cache)
+    with layout(by_image_pixels):
+        out, cache = conv.conv2d_forward(x, w, b, **kw)
+        dout = np.random.default_rng(1).standard_normal(out.shape)
+        dx, dw, db = conv.conv2d_backward(dout, cache)
     ex, ew, eb = conv.conv2d_backward_naive(dout, x, w, b, **kw)
     assert dx.shape == x.shape and dw.shape == w.shape
     np.testing.assert_allclose(dx, ex, rtol=1e-10, atol=1e-10)
@@ -86,6 +102,35 @@ def test_conv2d_backward_matches_naive(cfg):
         assert db is None and eb is None
     else:
         np.testing.assert_allclose(db, eb, rtol=1e-10, atol=1e-10)
+
+
+# stride 1 uses the long-row ("flat") layout, other strides the window view; each with one
+# matrix product per image or one per group of images
+@pytest.mark.parametrize("filters, stride, flat", [(2, 1, True), (40, 1, True), (2, 2, False),
+                                                   (3, (2, 1), False)])
+@pytest.mark.parametrize("by_image_pixels", [1, 10**9])
+def test_conv2d_every_layout_matches_naive(filters, stride, flat, by_image_pixels):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((7, 3, 9, 8))                      # 7 images: groups of 3, 3, 1
+    w = rng.standard_normal((filters, 3, 3, 2))
+    b = rng.standard_normal(filters)
+    with layout(by_image_pixels):
+        probe = conv._Plan(x.shape, w.shape, stride, (1, 2), 1, x.dtype, bias=True)
+        old, conv.GROUP_BYTES = conv.GROUP_BYTES, 3 * probe.rows * probe.pixels * 8
+        try:
+            out, cache = conv.conv2d_forward(x, w, b, stride=stride, padding=(1, 2))
+            dout = rng.standard_normal(out.shape)
+            grads = conv.conv2d_backward(dout, cache)
+        finally:
+            conv.GROUP_BYTES = old
+    plan = cache["plan"]
+    assert (plan.flat, plan.by_image) == (flat, by_image_pixels == 1)
+    assert plan.group == 3
+    np.testing.assert_allclose(out, conv.conv2d_naive(x, w, b, stride=stride, padding=(1, 2)),
+                               rtol=1e-10, atol=1e-10)
+    expected = conv.conv2d_backward_naive(dout, x, w, b, stride=stride, padding=(1, 2))
+    for got, exp in zip(grads, expected):
+        np.testing.assert_allclose(got, exp, rtol=1e-10, atol=1e-10)
 
 
 @SETTINGS
@@ -112,21 +157,26 @@ def test_col2im_is_the_adjoint_of_im2col(cfg):
     np.testing.assert_allclose(np.vdot(cols, c), np.vdot(x, back), rtol=1e-10, atol=1e-10)
 
 
-# per image, cols is (C*KH*KW + 1 for the bias, OH*OW) float64 = 28 * 36 * 8 bytes
-@pytest.mark.parametrize("group_bytes", [1, 3 * 28 * 36 * 8])   # 1 image, or 3 of 5, at a time
-def test_conv2d_in_groups_of_images(monkeypatch, group_bytes):
-    # the fast path handles the batch in groups of images; with many small groups too
-    monkeypatch.setattr(conv, "GROUP_BYTES", group_bytes)
+# per image, cols is (C*KH*KW + 1 for the bias, pixels) float64: 28 rows; pixels = OH * Wp = 6 * 8
+# with stride 1 (the long-row layout computes on the padded width), OH * OW = 3 * 3 with stride 2
+@pytest.mark.parametrize("stride, pixels", [(1, 6 * 8), (2, 3 * 3)])
+@pytest.mark.parametrize("images, expected_group", [(0, 1), (3, 3), (4, 3), (5, 5)])
+def test_conv2d_in_groups_of_images(monkeypatch, stride, pixels, images, expected_group):
+    # the fast path handles the batch in groups of images (balanced: 5 images at up to 4 a time
+    # go as 3 + 2); with many small groups too, and a last group smaller than the others
+    monkeypatch.setattr(conv, "GROUP_BYTES", max(1, images * 28 * pixels * 8))
     rng = np.random.default_rng(0)
     x = rng.standard_normal((5, 3, 6, 6))
     w = rng.standard_normal((2, 3, 3, 3))
     b = rng.standard_normal(2)
-    out, cache = conv.conv2d_forward(x, w, b, padding=1)
-    assert cache["group"] == max(1, group_bytes // (28 * 36 * 8))
-    np.testing.assert_allclose(out, conv.conv2d_naive(x, w, b, padding=1), atol=1e-12)
+    out, cache = conv.conv2d_forward(x, w, b, stride=stride, padding=1)
+    assert cache["plan"].group == expected_group
+    assert cache["plan"].pixels == pixels
+    np.testing.assert_allclose(out, conv.conv2d_naive(x, w, b, stride=stride, padding=1),
+                               atol=1e-12)
     dout = rng.standard_normal(out.shape)
     for got, expected in zip(conv.conv2d_backward(dout, cache),
-                             conv.conv2d_backward_naive(dout, x, w, b, padding=1)):
+                             conv.conv2d_backward_naive(dout, x, w, b, stride=stride, padding=1)):
         np.testing.assert_allclose(got, expected, atol=1e-12)
 
 
@@ -485,3 +535,18 @@ def test_agrees_with_pytorch(kw):
         np.testing.assert_allclose(conv.avg_pool2d(x, k, s, p),
                                    torch.nn.functional.avg_pool2d(tx, k, s, p).numpy(),
                                    atol=1e-12)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv2d_backward_without_dx(stride):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 2, 7, 6))
+    w = rng.standard_normal((4, 2, 3, 3))
+    b = rng.standard_normal(4)
+    out, cache = conv.conv2d_forward(x, w, b, stride=stride, padding=1)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = conv.conv2d_backward(dout, cache)
+    none, dw2, db2 = conv.conv2d_backward(dout, cache, need_dx=False)
+    assert none is None and dx.shape == x.shape
+    np.testing.assert_array_equal(dw, dw2)
+    np.testing.assert_array_equal(db, db2)

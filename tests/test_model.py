@@ -281,3 +281,38 @@ def test_load_into_a_mismatched_model_errors(tmp_path):
     shorter = Sequential(Conv2D(1, 6, 5), Tanh(), AvgPool2D(2))
     with pytest.raises(ValueError, match=r"the file has '11.W'"):
         shorter.load(path)
+
+
+def _grads(model):
+    return {k: v.copy() for k, v in model.grads.items()}
+
+
+def test_backward_without_the_input_gradient_skips_only_dx():
+    # training needs no gradient of the images: the first convolution then skips its dx,
+    # and every parameter gradient is the same as with it
+    rng = np.random.default_rng(0)
+    inner = Sequential(Conv2D(2, 3, 3, padding=1, rng=1), ReLU())
+    model = Sequential(inner, MaxPool2D(2), Flatten(), Dense(3 * 3 * 3, 4, rng=2))
+    x = rng.standard_normal((5, 2, 6, 7)).astype(np.float32)
+    out = model.forward(x)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    dx = model.backward(dout)
+    with_dx = _grads(model)
+    assert dx.shape == x.shape
+    assert model.backward(dout, input_grad=False) is None          # reached the nested Conv2D
+    without = _grads(model)
+    assert with_dx.keys() == without.keys() and len(without) == 4
+    for k in with_dx:
+        np.testing.assert_array_equal(with_dx[k], without[k])
+    # the switch lasts for that call only
+    assert inner.needs_input_grad and inner.layers[0].needs_input_grad
+    np.testing.assert_array_equal(model.backward(dout), dx)
+
+
+def test_backward_without_the_input_gradient_still_works_for_other_first_layers():
+    rng = np.random.default_rng(1)
+    model = Sequential(Flatten(), Dense(12, 3, rng=3))
+    x = rng.standard_normal((4, 3, 2, 2)).astype(np.float32)
+    dout = rng.standard_normal(model.forward(x).shape).astype(np.float32)
+    dx = model.backward(dout, input_grad=False)                   # Flatten has nothing to skip
+    np.testing.assert_array_equal(dx, model.backward(dout))
