@@ -355,8 +355,9 @@ def _windows(xp, kernel, stride, dilation, out_hw):
                       writeable=False)
 
 
-def _scatter_windows(dwin, xp_shape, stride, dilation):
-    """The adjoint of ``_windows``: add dwin (N, C, KH, KW, OH, OW) back into a zero (N, C, Hp, Wp).
+def _scatter_windows(dwin, xp_shape, stride, dilation, out=None):
+    """The adjoint of ``_windows``: add dwin (N, C, KH, KW, OH, OW) back into a zero (N, C, Hp, Wp)
+    (a new array, or ``out``, which must already be zero).
 
     One strided slice per kernel tap (KH*KW of them, e.g. 9 or 25): all the output pixels'
     contributions for that tap land on a regular grid of xp, so one vectorised ``+=`` does
@@ -364,7 +365,7 @@ def _scatter_windows(dwin, xp_shape, stride, dilation):
     """
     _, _, kh, kw, oh, ow = dwin.shape
     (sh, sw), (dh, dw) = stride, dilation
-    dxp = np.zeros(xp_shape, dtype=dwin.dtype)
+    dxp = np.zeros(xp_shape, dtype=dwin.dtype) if out is None else out
     for i in range(kh):
         for j in range(kw):
             dxp[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh,
@@ -477,6 +478,7 @@ class _Plan:
         oh, ow = self.out_hw
         self.grid = (oh, self.wp if self.flat else ow)
         self.pixels = oh * self.grid[1]
+        self.tail = (self.pixels,) if self.flat else self.out_hw  # a grid row's axes in cols
         self.by_image = self.pixels >= BY_IMAGE_PIXELS
         self.direct = self.by_image and not self.flat         # the product's result is NCHW
         self.dtype = dtype
@@ -507,7 +509,6 @@ class _Plan:
 
     def groups(self, x):
         """Yield (start, m, xbuf) for each group of m images: xbuf (m, C, row), padded."""
-        (top, _), (left, _) = self.pads
         buf = np.zeros(self.group * self.c * self.row, dtype=self.dtype)
         for a in range(0, self.n, self.group):
             xg = x[a:a + self.group]
@@ -515,12 +516,16 @@ class _Plan:
             if m < self.group:      # the last, smaller group: the border moved, zero it again
                 buf[...] = 0
             xbuf = _take(buf, (m, self.c, self.row))
-            xbuf_img = xbuf[:, :, :self.hp * self.wp].reshape(m, self.c, self.hp, self.wp)
-            xbuf_img[:, :, top:top + self.h, left:left + self.w] = xg   # the border stays zero
+            self.crop(xbuf)[...] = xg                         # the border stays zero
             yield a, m, xbuf
 
-    def _tail(self):
-        return (self.pixels,) if self.flat else self.out_hw
+    def padded(self, xbuf):
+        """The padded images inside xbuf (m, C, row) -> (m, C, Hp, Wp) view (without the tail)."""
+        return xbuf[:, :, :self.hp * self.wp].reshape(-1, self.c, self.hp, self.wp)
+
+    def crop(self, xbuf):
+        """The un-padded images inside xbuf (m, C, row) -> (m, C, H, W) view."""
+        return _unpad(self.padded(xbuf), self.pads, (self.h, self.w))
 
     def im2col(self, xbuf, cols_buf):
         """A group's im2col matrix (see ``matrix``): row (c, i, j) holds tap (i, j) of channel
@@ -537,9 +542,8 @@ class _Plan:
             view = as_strided(xbuf, (m, self.c, kh, kw, self.pixels),
                               (s_n, s_c, dh * self.wp * s_px, dw * s_px, s_px), writeable=False)
         else:             # tap (i, j) of output (r, q): row r*sh + i*dh, column q*sw + j*dw
-            view = _windows(xbuf.reshape(m, self.c, self.hp, self.wp), self.k, self.s, self.d,
-                            self.out_hw)
-        np.copyto(self.unfold(taps, m, (self.c, kh, kw), self._tail()), view)
+            view = _windows(self.padded(xbuf), self.k, self.s, self.d, self.out_hw)
+        np.copyto(self.unfold(taps, m, (self.c, kh, kw), self.tail), view)
         return cols
 
     def col2im(self, dcols, dbuf):
@@ -547,24 +551,16 @@ class _Plan:
         one strided (flat: contiguous) ``+=`` per kernel tap. Windows overlap, so it must be
         +=, never =."""
         m = dbuf.shape[0]
-        (kh, kw), (dh, dw), (sh, sw), (oh, ow) = self.k, self.d, self.s, self.out_hw
-        taps = self.unfold(dcols, m, (self.c, kh, kw), self._tail())
+        (kh, kw), (dh, dw) = self.k, self.d
+        taps = self.unfold(dcols, m, (self.c, kh, kw), self.tail)
         dbuf[...] = 0
-        img = dbuf[:, :, :self.hp * self.wp].reshape(m, self.c, self.hp, self.wp)
+        if not self.flat:
+            _scatter_windows(taps, None, self.s, self.d, out=self.padded(dbuf))
+            return
         for i in range(kh):
             for j in range(kw):
-                if self.flat:
-                    start = i * dh * self.wp + j * dw
-                    dbuf[:, :, start:start + self.pixels] += taps[:, :, i, j]
-                else:
-                    img[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh,
-                        j * dw:j * dw + sw * (ow - 1) + 1:sw] += taps[:, :, i, j]
-
-    def crop(self, xbuf):
-        """The un-padded images inside xbuf (m, C, row) -> (m, C, H, W) view."""
-        (top, _), (left, _) = self.pads
-        img = xbuf[:, :, :self.hp * self.wp].reshape(-1, self.c, self.hp, self.wp)
-        return img[:, :, top:top + self.h, left:left + self.w]
+                start = i * dh * self.wp + j * dw
+                dbuf[:, :, start:start + self.pixels] += taps[:, :, i, j]
 
 
 def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):

@@ -17,6 +17,7 @@ default generator, which ``seed(n)`` resets), so ``seed(0)`` followed by the sam
 the same weights every time.
 """
 
+import contextlib
 import math
 
 import numpy as np
@@ -24,7 +25,7 @@ import numpy as np
 from helpers import conv
 
 __all__ = [
-    "seed", "Parameter", "Layer", "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D",
+    "seed", "input_grad", "Parameter", "Layer", "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D",
     "ReLU", "Sigmoid", "Tanh", "Flatten", "Dense", "Dropout", "BatchNorm2D", "SoftmaxCrossEntropy",
 ]
 
@@ -132,8 +133,8 @@ class Layer:
     """
 
     trainable = True
-    # False: backward need not compute dx (Sequential.backward(dout, input_grad=False) sets it
-    # on the first layer while it runs); layers that save work by it return None then
+    # False: backward need not compute dx (set for a while by ``input_grad(layer, False)``, as
+    # Sequential.backward does for its first layer); layers that save work by it return None
     needs_input_grad = True
 
     def __init__(self):
@@ -210,6 +211,18 @@ class Layer:
         if not self.trainable:
             args = f"{args}, trainable=False" if args else "trainable=False"
         return f"{type(self).__name__}({args})"
+
+
+@contextlib.contextmanager
+def input_grad(layer, needed):
+    """Within ``with input_grad(layer, False):`` the layer's backward may skip computing dx
+    (``layer.needs_input_grad`` is False; a Conv2D then returns None). Restored afterwards."""
+    before = layer.needs_input_grad
+    layer.needs_input_grad = bool(needed)
+    try:
+        yield layer
+    finally:
+        layer.needs_input_grad = before
 
 
 def _fmt(v):

@@ -14,6 +14,7 @@ parameters are named like PyTorch's state_dict keys: ``"0.W"``, ``"3.block.1.gam
 import numpy as np
 
 from helpers.layers import Layer, Parameter
+from helpers.layers import input_grad as _input_grad
 
 __all__ = ["Sequential", "Concat", "Residual", "Summary"]
 
@@ -182,12 +183,8 @@ class Sequential(_Composite):
             dout = layer.backward(dout)
         if not self.layers:
             return dout
-        first = self.layers[0]
-        before, first.needs_input_grad = first.needs_input_grad, bool(input_grad)
-        try:
+        with _input_grad(self.layers[0], input_grad) as first:
             return first.backward(dout)
-        finally:
-            first.needs_input_grad = before
 
     def output_shape(self, in_shape):
         shape = tuple(in_shape)

@@ -15,7 +15,7 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from helpers.model import Sequential
+from helpers.layers import input_grad
 
 __all__ = ["History", "fit", "evaluate"]
 
@@ -80,14 +80,6 @@ def _check_data(model, x, y, name="x", yname="y"):
     return x.astype(_model_dtype(model), copy=False), y
 
 
-def _backward(model, dout):
-    """model.backward(dout), telling a Sequential that the gradient of the images is not
-    needed (its first layer then skips computing it)."""
-    if isinstance(model, Sequential):
-        return model.backward(dout, input_grad=False)
-    return model.backward(dout)
-
-
 def _batches(n, batch_size):
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
@@ -149,7 +141,8 @@ def fit(model, loss, optimizer, x, y, epochs=1, batch_size=64, validation=None, 
 
             logits = model.forward(xb, train=True)
             batch_loss = loss.forward(logits, yb)
-            _backward(model, loss.backward())
+            with input_grad(model, False):     # nobody needs the gradient of the images
+                model.backward(loss.backward())
             optimizer.step()
 
             total += batch_loss * len(idx)
