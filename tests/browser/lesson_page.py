@@ -43,6 +43,11 @@ class LessonPage:
         self.page.wait_for_function("""() => { const w = window.jupyterapp.shell.currentWidget;
             const k = w.sessionContext.session && w.sessionContext.session.kernel;
             return k && k.status === 'idle'; }""", timeout=90_000)
+        # the notebook's model is loaded and its cells are on the page (run-all does nothing
+        # before that)
+        self.page.wait_for_function("""() => { const w = window.jupyterapp.shell.currentWidget;
+            return w.context && w.context.isReady && w.content.widgets.length > 0; }""",
+                                    timeout=60_000)
 
     def state(self) -> dict:
         return self.page.evaluate(NOTEBOOK_STATE_JS)
@@ -51,8 +56,10 @@ class LessonPage:
         """Run every cell (as Run > Run All Cells does) and wait until the kernel is done."""
         # Start the command without awaiting its promise (it settles only when every cell has
         # run); progress is polled below with a bounded wait on each poll.
-        self.page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); return true; }")
+        run_all = "() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); return true; }"
+        self.page.evaluate(run_all)
         deadline = time.time() + timeout
+        retry_at = time.time() + 30          # seen once on a loaded machine: nothing started
         time.sleep(1)
         while True:
             st = self.page.evaluate(f"async () => await Promise.race([({NOTEBOOK_STATE_JS})(), "
@@ -63,6 +70,11 @@ class LessonPage:
                 break
             if st and st["errors"]:
                 break  # run-all stops at an error: report it now
+            if (retry_at and time.time() > retry_at and st and st["pending"] == st["code"]
+                    and st["status"] == "idle"):
+                # no cell has started and the kernel waits: the command was lost, give it again
+                self.page.evaluate(run_all)
+                retry_at = None
             if time.time() > deadline:
                 self.shot("timed out")
                 raise AssertionError(f"{self.name}: still running after {timeout} s: {st}")
