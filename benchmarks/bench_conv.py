@@ -2,13 +2,17 @@
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/bench_conv.py                # 2 threads, best of 15
+    .venv/bin/python benchmarks/bench_conv.py                # 2 threads, best of 3 x 5
     .venv/bin/python benchmarks/bench_conv.py --threads 1 --clock cpu   # on a busy machine
 
 Every implementation computes the same thing on the same float32 arrays: the output, and the
 gradients dx, dw, db for a random dout. They are first checked against each other (and the
-loops against the others on the images the loops see), then timed, interleaved, best of
---repeats (or the median with --stat median). Columns:
+loops against the others on the images the loops see), then timed: in --rounds rounds, each
+implementation in turn makes --repeats calls in a row, after an idle pause and one untimed
+call; the table gives the best of all its calls (or the median with --stat median). Timing
+call by call, interleaved, would be unfair: after a multi-threaded call, OpenBLAS's and
+PyTorch's worker threads keep spinning on the other core for a while (about 0.1 s, measured),
+and the next implementation would share that core with them. Columns:
 
 * loops: helpers.conv2d_naive + conv2d_backward_naive on --naive-images images, scaled up to the
   whole batch (the loops take minutes on the full batch);
@@ -31,7 +35,12 @@ import time
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--threads", type=int, default=2, help="BLAS / torch threads (default 2)")
-parser.add_argument("--repeats", type=int, default=15, help="timed repeats (default 15)")
+parser.add_argument("--repeats", type=int, default=5,
+                    help="timed calls in a row per implementation and round (default 5)")
+parser.add_argument("--rounds", type=int, default=3, help="rounds over the implementations "
+                    "(default 3); the statistic is over all rounds * repeats calls")
+parser.add_argument("--pause", type=float, default=0.5,
+                    help="idle seconds before each implementation's calls (default 0.5)")
 parser.add_argument("--stat", choices=["best", "median"], default="best")
 parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                     help="wall: elapsed time (default); cpu: this process's CPU time, steadier "
@@ -120,8 +129,8 @@ def timed(fn):
 def main():
     stat = np.min if args.stat == "best" else np.median
     rows = []
-    print(f"NumPy {np.__version__}, threads {args.threads}, {args.stat} of {args.repeats} "
-          f"({args.clock} clock)"
+    print(f"NumPy {np.__version__}, threads {args.threads}, {args.stat} of {args.rounds} "
+          f"rounds x {args.repeats} calls ({args.clock} clock)"
           + (f", torch {torch.__version__}" if torch else ", torch not installed"))
     for name, n, c, hw, f, k, pad in SHAPES:
         rng = np.random.default_rng(0)
@@ -152,9 +161,11 @@ def main():
         assert max_rel_error(naive, ref_m) < 1e-4, f"loops disagree on shape {name}"
 
         times = {key: [] for key in impls}
-        for _ in range(args.repeats):
+        for _ in range(args.rounds):
             for key, fn in impls.items():
-                times[key].append(timed(fn))
+                time.sleep(args.pause)        # let the last implementation's threads go idle
+                fn()                          # warm up caches and this one's thread pool
+                times[key] += [timed(fn) for _ in range(args.repeats)]
         ms = {key: 1e3 * float(stat(v)) for key, v in times.items()}
         naive_s = min(timed(lambda: run_naive(x[:m], w, b, dout[:m], pad))
                       for _ in range(1 if m * f * oh * oh > 50_000 else 3))
