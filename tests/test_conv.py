@@ -2,6 +2,7 @@
 numerical gradients, overlapping windows, dtypes, and every error message."""
 
 import contextlib
+import threading
 
 import numpy as np
 import pytest
@@ -63,22 +64,23 @@ def pool_configs(draw):
 # ---------------------------------------------------------------------------------------------
 
 @contextlib.contextmanager
-def layout(by_image_pixels):
-    """Run the fast path with one matrix product per image (1) or per group (10**9)."""
-    old = conv.BY_IMAGE_PIXELS
-    conv.BY_IMAGE_PIXELS = by_image_pixels
+def layout(by_image_pixels, threads=1):
+    """Run the fast path with one matrix product per image (1) or per group (10**9), in one
+    thread or sharing the groups between two (only one product per image does that)."""
+    old = conv.BY_IMAGE_PIXELS, conv.THREADS
+    conv.BY_IMAGE_PIXELS, conv.THREADS = by_image_pixels, threads
     try:
         yield
     finally:
-        conv.BY_IMAGE_PIXELS = old
+        conv.BY_IMAGE_PIXELS, conv.THREADS = old
 
 
 @SETTINGS
-@given(conv_configs(), st.sampled_from([1, 10**9]))
-def test_conv2d_matches_naive(cfg, by_image_pixels):
+@given(conv_configs(), st.sampled_from([1, 10**9]), st.sampled_from([1, 2]))
+def test_conv2d_matches_naive(cfg, by_image_pixels, threads):
     x, w, b, kw = cfg
     expected = conv.conv2d_naive(x, w, b, **kw)
-    with layout(by_image_pixels):
+    with layout(by_image_pixels, threads):
         out, cache = conv.conv2d_forward(x, w, b, **kw)
     assert cache["plan"].by_image == (by_image_pixels == 1)
     assert out.shape == expected.shape
@@ -87,10 +89,10 @@ def test_conv2d_matches_naive(cfg, by_image_pixels):
 
 
 @SETTINGS
-@given(conv_configs(), st.sampled_from([1, 10**9]))
-def test_conv2d_backward_matches_naive(cfg, by_image_pixels):
+@given(conv_configs(), st.sampled_from([1, 10**9]), st.sampled_from([1, 2]))
+def test_conv2d_backward_matches_naive(cfg, by_image_pixels, threads):
     x, w, b, kw = cfg
-    with layout(by_image_pixels):
+    with layout(by_image_pixels, threads):
         out, cache = conv.conv2d_forward(x, w, b, **kw)
         dout = np.random.default_rng(1).standard_normal(out.shape)
         dx, dw, db = conv.conv2d_backward(dout, cache)
@@ -108,13 +110,17 @@ def test_conv2d_backward_matches_naive(cfg, by_image_pixels):
 # matrix product per image or one per group of images
 @pytest.mark.parametrize("filters, stride, flat", [(2, 1, True), (40, 1, True), (2, 2, False),
                                                    (3, (2, 1), False)])
-@pytest.mark.parametrize("by_image_pixels", [1, 10**9])
-def test_conv2d_every_layout_matches_naive(filters, stride, flat, by_image_pixels):
+@pytest.mark.parametrize("by_image_pixels, threads, group", [
+    (1, 1, 3), (10**9, 1, 3),   # 7 images at up to 3 a time: groups of 3, 3, 1
+    (1, 2, 2),                  # shared by two threads: 4 groups (2, 2 | 2, 1)
+    (10**9, 2, 3)])             # one product per group: never shared
+def test_conv2d_every_layout_matches_naive(filters, stride, flat, by_image_pixels, threads,
+                                           group):
     rng = np.random.default_rng(3)
-    x = rng.standard_normal((7, 3, 9, 8))                      # 7 images: groups of 3, 3, 1
+    x = rng.standard_normal((7, 3, 9, 8))
     w = rng.standard_normal((filters, 3, 3, 2))
     b = rng.standard_normal(filters)
-    with layout(by_image_pixels):
+    with layout(by_image_pixels, threads):
         probe = conv._Plan(x.shape, w.shape, stride, (1, 2), 1, x.dtype, bias=True)
         old, conv.GROUP_BYTES = conv.GROUP_BYTES, 3 * probe.rows * probe.pixels * 8
         try:
@@ -125,7 +131,7 @@ def test_conv2d_every_layout_matches_naive(filters, stride, flat, by_image_pixel
             conv.GROUP_BYTES = old
     plan = cache["plan"]
     assert (plan.flat, plan.by_image) == (flat, by_image_pixels == 1)
-    assert plan.group == 3
+    assert plan.group == group
     np.testing.assert_allclose(out, conv.conv2d_naive(x, w, b, stride=stride, padding=(1, 2)),
                                rtol=1e-10, atol=1e-10)
     expected = conv.conv2d_backward_naive(dout, x, w, b, stride=stride, padding=(1, 2))
@@ -165,6 +171,7 @@ def test_conv2d_in_groups_of_images(monkeypatch, stride, pixels, images, expecte
     # the fast path handles the batch in groups of images (balanced: 5 images at up to 4 a time
     # go as 3 + 2); with many small groups too, and a last group smaller than the others
     monkeypatch.setattr(conv, "GROUP_BYTES", max(1, images * 28 * pixels * 8))
+    monkeypatch.setattr(conv, "THREADS", 1)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((5, 3, 6, 6))
     w = rng.standard_normal((2, 3, 3, 3))
@@ -178,6 +185,49 @@ def test_conv2d_in_groups_of_images(monkeypatch, stride, pixels, images, expecte
     for got, expected in zip(conv.conv2d_backward(dout, cache),
                              conv.conv2d_backward_naive(dout, x, w, b, stride=stride, padding=1)):
         np.testing.assert_allclose(got, expected, atol=1e-12)
+
+
+def test_two_threads_share_the_groups_and_give_the_same_result(monkeypatch):
+    # one product per image (28x28: 784 grid points): the groups are shared by two threads,
+    # which compute each image as one thread does, so the output is bit for bit the same
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((9, 2, 28, 28)).astype(np.float32)
+    w = rng.standard_normal((4, 2, 5, 5)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    dout = rng.standard_normal((9, 4, 24, 24)).astype(np.float32)
+    monkeypatch.setattr(conv, "GROUP_BYTES", 1)                  # one image per group
+    real_groups = conv._Plan.groups
+    threads_seen = {1: set(), 2: set()}
+    results = {}
+    blas_before = [i["num_threads"] for i in threadpoolctl.threadpool_info()]
+    for threads in (1, 2):
+        def spy(plan, *args, threads=threads):
+            threads_seen[threads].add(threading.current_thread().name)
+            return real_groups(plan, *args)
+        monkeypatch.setattr(conv._Plan, "groups", spy)
+        monkeypatch.setattr(conv, "THREADS", threads)
+        out, cache = conv.conv2d_forward(x, w, b)
+        assert cache["plan"].by_image and cache["plan"].group == 1
+        results[threads] = (out,) + conv.conv2d_backward(dout, cache)
+    assert len(threads_seen[1]) == 1
+    assert len(threads_seen[2]) == 2                             # this thread and the pool's
+    np.testing.assert_array_equal(results[2][0], results[1][0])
+    for got, expected in zip(results[2][1:], results[1][1:]):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    # the BLAS's thread count is back to what it was
+    assert [i["num_threads"] for i in threadpoolctl.threadpool_info()] == blas_before
+
+
+def test_a_second_caller_runs_in_its_own_thread(monkeypatch):
+    # while one call holds the two threads, another (from a user's thread) runs on its own
+    monkeypatch.setattr(conv, "THREADS", 2)
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((4, 1, 28, 28))
+    w = rng.standard_normal((3, 1, 5, 5))
+    with conv._share_lock:
+        out = conv.conv2d(x, w)
+    np.testing.assert_allclose(out, conv.conv2d_naive(x, w), rtol=1e-10, atol=1e-10)
 
 
 def test_im2col_row_and_column_order():
