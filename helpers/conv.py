@@ -578,8 +578,22 @@ class _Plan:
 #    55-62 ms on bench_conv's shape (c); on (a) 5.6-6.0 -> 4.9-6.2 ms, within the noise.
 #    One product per group (small images) gained nothing this way, so it keeps the BLAS's
 #    threads.
-THREADS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-              else os.cpu_count() or 1)
+#    A process started with OPENBLAS_NUM_THREADS or OMP_NUM_THREADS set to 1 (to run on one
+#    core, as the benchmarks' --threads 1 does) gets one thread here too.
+
+
+def _thread_count():
+    """2, or fewer when the process may use fewer cores or asked the BLAS for fewer threads."""
+    cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+             else os.cpu_count() or 1)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(var, "").strip()
+        if value.isdigit() and int(value) > 0:
+            cores = min(cores, int(value))
+    return min(2, cores)
+
+
+THREADS = _thread_count()
 _share_state = {"pool": None, "blas": None}
 _share_lock = threading.Lock()
 if hasattr(os, "register_at_fork"):     # a forked child has no pool thread: start a new one

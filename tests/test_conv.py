@@ -230,6 +230,25 @@ def test_a_second_caller_runs_in_its_own_thread(monkeypatch):
     np.testing.assert_allclose(out, conv.conv2d_naive(x, w), rtol=1e-10, atol=1e-10)
 
 
+def test_thread_count_follows_the_blas_setting(monkeypatch):
+    # at most 2; a process told to use one BLAS thread (benchmarks' --threads 1) gets one
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(conv.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    assert conv._thread_count() == 2
+    monkeypatch.setattr(conv.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert conv._thread_count() == 1
+    monkeypatch.setattr(conv.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        monkeypatch.setenv(var, "1")
+        assert conv._thread_count() == 1
+        monkeypatch.setenv(var, "8")
+        assert conv._thread_count() == 2
+        monkeypatch.setenv(var, "not a number")                  # ignored, as OpenBLAS does
+        assert conv._thread_count() == 2
+        monkeypatch.delenv(var)
+
+
 def test_im2col_row_and_column_order():
     x = np.arange(2 * 2 * 4 * 5, dtype=np.float64).reshape(2, 2, 4, 5)
     cols = conv.im2col(x, (2, 3), stride=(2, 1))
