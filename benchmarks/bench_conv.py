@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/bench_conv.py                # 2 threads, best of 3 x 5
+    .venv/bin/python benchmarks/bench_conv.py                # 2 threads, best of 5 x 5
     .venv/bin/python benchmarks/bench_conv.py --threads 1 --clock cpu   # on a busy machine
 
 Every implementation computes the same thing on the same float32 arrays: the output, and the
@@ -22,7 +22,11 @@ and the next implementation would share that core with them. Columns:
 * helpers: helpers.conv.conv2d_forward + conv2d_backward;
 * torch: torch.nn.functional.conv2d with autograd (skipped when torch is not installed).
 
-Timings on a shared machine are noisy; rerun on a quiet one before quoting them. When other
+Timings on a shared machine are noisy; rerun on a quiet one before quoting them. On the
+course's reference machine (a 2-core VM), multi-threaded OpenBLAS is bimodal: measured on shape
+(b), blocks of 5 calls 0.3 s apart took 4-6 ms or, about half the time, 12-15 ms for all 5 calls
+(with one thread: 5-8 ms, never the slow mode); hence 5 rounds, so that the best of them is
+rarely all slow. When other
 processes compete for the cores, multi-threaded OpenBLAS slows down badly at every call, and
 helpers (a few small matrix products per image) more than the textbook (three large ones);
 there, compare with --threads 1 --clock cpu.
@@ -37,8 +41,8 @@ parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--threads", type=int, default=2, help="BLAS / torch threads (default 2)")
 parser.add_argument("--repeats", type=int, default=5,
                     help="timed calls in a row per implementation and round (default 5)")
-parser.add_argument("--rounds", type=int, default=3, help="rounds over the implementations "
-                    "(default 3); the statistic is over all rounds * repeats calls")
+parser.add_argument("--rounds", type=int, default=5, help="rounds over the implementations "
+                    "(default 5); the statistic is over all rounds * repeats calls")
 parser.add_argument("--pause", type=float, default=0.5,
                     help="idle seconds before each implementation's calls (default 0.5)")
 parser.add_argument("--stat", choices=["best", "median"], default="best")
