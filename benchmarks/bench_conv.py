@@ -24,12 +24,11 @@ and the next implementation would share that core with them. Columns:
 
 Timings on a shared machine are noisy; rerun on a quiet one before quoting them. On the
 course's reference machine (a 2-core VM), multi-threaded OpenBLAS is bimodal: measured on shape
-(b), blocks of 5 calls 0.3 s apart took 4-6 ms or, about half the time, 12-15 ms for all 5 calls
-(with one thread: 5-8 ms, never the slow mode); hence 5 rounds, so that the best of them is
-rarely all slow. When other
-processes compete for the cores, multi-threaded OpenBLAS slows down badly at every call, and
-helpers (a few small matrix products per image) more than the textbook (three large ones);
-there, compare with --threads 1 --clock cpu.
+(b), blocks of 5 calls 0.3 s apart took 4-6 ms or, about half the time, 12-15 ms for all 5
+calls (with one thread: 5-8 ms, never the slow mode); hence 5 rounds, so that the best of them
+is rarely all slow. When other processes compete for the cores, multi-threaded OpenBLAS slows
+down badly at every call, and helpers (a few small matrix products per image) more than the
+textbook (three large ones); there, compare with --threads 1 --clock cpu.
 """
 
 import argparse

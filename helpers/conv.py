@@ -485,7 +485,13 @@ class _Plan:
         self.direct = self.by_image and not self.flat         # the product's result is NCHW
         self.dtype = dtype
         # the flat row is read up to dilation*(KW - 1) pixels past its end: a zero tail
-        self.row = self.hp * self.wp + (self.d[1] * (self.k[1] - 1) if self.flat else 0)
+        self.area = self.hp * self.wp                          # pixels of a padded image
+        # how far past a grid point its farthest kernel tap reads, in the flat row
+        self.reach = (self.d[0] * (self.k[0] - 1) * self.wp + self.d[1] * (self.k[1] - 1)
+                      if self.flat else 0)
+        self.row = self.area + (self.d[1] * (self.k[1] - 1) if self.flat else 0)
+        # the side-by-side layout computes dx on grids of the padded images' size (note 5)
+        self.side = self.flat and not self.by_image
         largest = max(1, GROUP_BYTES // (self.rows * self.pixels * dtype.itemsize))
         groups = -(-self.n // largest)                        # ceil: as few groups as fit,
         if self.by_image and THREADS > 1 and self.n > 1:      # an even number, for 2 threads
@@ -527,7 +533,7 @@ class _Plan:
 
     def padded(self, xbuf):
         """The padded images inside xbuf (m, C, row) -> (m, C, Hp, Wp) view (without the tail)."""
-        return xbuf[:, :, :self.hp * self.wp].reshape(-1, self.c, self.hp, self.wp)
+        return xbuf[:, :, :self.area].reshape(-1, self.c, self.hp, self.wp)
 
     def crop(self, xbuf):
         """The un-padded images inside xbuf (m, C, row) -> (m, C, H, W) view."""
@@ -557,30 +563,30 @@ class _Plan:
         one strided (flat: contiguous) ``+=`` per kernel tap. Windows overlap, so it must be
         +=, never =."""
         m = dbuf.shape[0]
-        (kh, kw), (dh, dw) = self.k, self.d
-        taps = self.unfold(dcols, m, (self.c, kh, kw), self.tail)
-        dbuf[...] = 0
+        taps = self.unfold(dcols, m, (self.c, *self.k), self.tail)
         if not self.flat:
+            dbuf[...] = 0
             _scatter_windows(taps, None, self.s, self.d, out=self.padded(dbuf))
             return
-        for i in range(kh):
-            for j in range(kw):
-                start = i * dh * self.wp + j * dw
-                dbuf[:, :, start:start + self.pixels] += taps[:, :, i, j]
+        self.add_taps(taps, dbuf)
 
     def col2im_side_by_side(self, dcols, dbuf):
         """``col2im`` for a group in the side-by-side layout (see note 5): dcols
         (C*KH*KW, m * Hp*Wp), each image on a grid of the padded image's full size; dbuf
-        (C, m * Hp*Wp + reach), channel by channel, zeroed first. One += per kernel tap,
-        contiguous across all the images."""
+        (C, m * Hp*Wp + reach), channel by channel: one += per kernel tap, contiguous across
+        all the images."""
+        self.add_taps(_view(dcols, (self.c, *self.k, dcols.shape[1])), dbuf)
+
+    def add_taps(self, taps, dbuf):
+        """The flat col2im: zero dbuf (..., row), then add each tap (i, j) of taps
+        (..., KH, KW, length) at its offset in the flat row, i*dilation*Wp + j*dilation."""
         (kh, kw), (dh, dw) = self.k, self.d
-        length = dcols.shape[1]
-        taps = _view(dcols, (self.c, kh, kw, length))
+        length = taps.shape[-1]
         dbuf[...] = 0
         for i in range(kh):
             for j in range(kw):
                 start = i * dh * self.wp + j * dw
-                dbuf[:, start:start + length] += taps[:, i, j]
+                dbuf[..., start:start + length] += taps[..., i, j, :]
 
 
 # 4. With two cores or more and images large enough for a product each (``by_image``), the
@@ -716,10 +722,8 @@ def conv2d_backward(dout, cache, need_dx=True):
     dout = _check_dout(dout, (plan.n, plan.f, oh, ow)).astype(plan.dtype, copy=False)
     w2t = np.ascontiguousarray(w2[:, :plan.taps].T)                      # (C*KH*KW, F)
     dx = np.empty(x.shape, dtype=plan.dtype) if need_dx else None
-    side = need_dx and plan.flat and not plan.by_image                           # note 5
-    area = plan.hp * plan.wp
-    (kh, kw), (dh, dw_) = plan.k, plan.d
-    reach = (kh - 1) * dh * plan.wp + (kw - 1) * dw_      # the farthest tap, in the flat row
+    side = need_dx and plan.side                                         # note 5
+    area = plan.area
 
     def work(lo, hi):             # images lo..hi-1, group by group -> their [dw; db], transposed
         dw_t = np.zeros((plan.rows, plan.f), dtype=plan.dtype)
@@ -728,7 +732,7 @@ def conv2d_backward(dout, cache, need_dx=True):
         if side:      # grids of the padded images' full size (Hp*Wp), side by side: note 5
             dfull_buf = np.zeros(plan.group * plan.f * area, dtype=plan.dtype)
             dcols_buf = np.empty(plan.group * plan.taps * area, dtype=plan.dtype)
-            dbuf = np.empty(plan.c * (plan.group * area + reach), dtype=plan.dtype)
+            dbuf = np.empty(plan.c * (plan.group * area + plan.reach), dtype=plan.dtype)
         else:
             dcols_buf = plan.buffer(plan.taps)
             dbuf = np.empty(plan.group * plan.c * plan.row, dtype=plan.dtype)
@@ -754,7 +758,7 @@ def conv2d_backward(dout, cache, need_dx=True):
                 _view(dfull, (plan.f, m, plan.hp, plan.wp))[:, :, :oh, :ow] = \
                     dout[a:a + m].transpose(1, 0, 2, 3)
                 dcols = np.matmul(w2t, dfull, out=_take(dcols_buf, (plan.taps, m * area)))
-                dxbuf = _take(dbuf, (plan.c, m * area + reach))
+                dxbuf = _take(dbuf, (plan.c, m * area + plan.reach))
                 plan.col2im_side_by_side(dcols, dxbuf)
                 full = _view(dxbuf[:, :m * area], (plan.c, m, plan.hp, plan.wp))
                 dx[a:a + m] = _unpad(full, plan.pads, (plan.h, plan.w)).transpose(1, 0, 2, 3)
