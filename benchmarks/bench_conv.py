@@ -24,9 +24,9 @@ and the next implementation would share that core with them. Columns:
 
 Timings on a shared machine are noisy; rerun on a quiet one before quoting them. On the
 course's reference machine (a 2-core VM), multi-threaded OpenBLAS is bimodal: measured on shape
-(b), blocks of 5 calls 0.3 s apart took 4-6 ms or, about half the time, 12-15 ms for all 5
-calls (with one thread: 5-8 ms, never the slow mode); hence 5 rounds, so that the best of them
-is rarely all slow. When other processes compete for the cores, multi-threaded OpenBLAS slows
+(b), blocks of 5 calls 0.3 s apart (an earlier default pause) took 4-6 ms or, about half the
+time, 12-15 ms for all 5 calls (with one thread: 5-8 ms, never the slow mode); hence 5 rounds,
+so that the best of them is rarely all slow. When other processes compete for the cores, multi-threaded OpenBLAS slows
 down badly at every call, and helpers (a few small matrix products per image) more than the
 textbook (three large ones); there, compare with --threads 1 --clock cpu.
 """
@@ -63,7 +63,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import textbook_im2col  # noqa: E402
-from helpers import conv  # noqa: E402
+from helpers import conv, perf  # noqa: E402
 
 try:
     import torch
@@ -132,6 +132,7 @@ def timed(fn):
 def main():
     stat = np.min if args.stat == "best" else np.median
     rows = []
+    print(perf.machine())
     print(f"NumPy {np.__version__}, threads {args.threads}, {args.stat} of {args.rounds} "
           f"rounds x {args.repeats} calls ({args.clock} clock)"
           + (f", torch {torch.__version__}" if torch else ", torch not installed"))
@@ -178,7 +179,7 @@ def main():
         print(f"shape ({name}) done", file=sys.stderr)
 
     cols = ["loops", "textbook", "book f64", "helpers"] + (["torch"] if torch else [])
-    header = ["shape (forward + backward, float32)"] + [
+    header = ["shape (forward + backward, float32 inputs)"] + [
         f"{c} ms" + ("*" if c == "loops" else "") for c in cols] + [
         "textbook / helpers", "book f64 / helpers"] + (["helpers / torch"] if torch else [])
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -190,10 +191,10 @@ def main():
             cells.append(f"{ms['helpers'] / ms['torch']:.2f}x")
         lines.append("| " + " | ".join(cells) + " |")
     print("\n".join(lines))
-    print(f"* loops: run on {args.naive_images} images and scaled up to the batch (x N / "
+    print(f"\\* loops: run on {args.naive_images} images and scaled up to the batch (x N / "
           f"{args.naive_images}). All columns agree with a float64 computation to < 1e-4 "
           f"relative error (checked before timing). textbook / helpers > 1 and helpers / torch "
-          f"< 1 mean helpers is faster.")
+          f"< 1 mean helpers is faster. book f64 computes in float64, all others in float32.")
 
 
 if __name__ == "__main__":

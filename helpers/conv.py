@@ -220,8 +220,8 @@ def output_size(n, kernel_size, stride=1, padding=0, dilation=1, exact=False):
 
 def _float_dtype(*arrays):
     """The dtype results are computed in: the inputs' float type, float32 for integers."""
-    dt = np.result_type(*arrays)
-    return dt if np.issubdtype(dt, np.floating) else np.dtype(np.float32)
+    floats = [a.dtype for a in arrays if np.issubdtype(a.dtype, np.floating)]
+    return np.result_type(*floats) if floats else np.dtype(np.float32)
 
 
 def _check_x(x, name="x"):
@@ -525,8 +525,7 @@ class _Plan:
         for a in range(lo, hi, self.group):
             xg = x[a:min(a + self.group, hi)]
             m = xg.shape[0]
-            if m < self.group:      # the last, smaller group: the border moved, zero it again
-                buf[...] = 0
+            # a last, smaller group is the first m images of a full one: the same border
             xbuf = _take(buf, (m, self.c, self.row))
             self.crop(xbuf)[...] = xg                         # the border stays zero
             yield a, m, xbuf
@@ -728,6 +727,9 @@ def conv2d_backward(dout, cache, need_dx=True):
     def work(lo, hi):             # images lo..hi-1, group by group -> their [dw; db], transposed
         dw_t = np.zeros((plan.rows, plan.f), dtype=plan.dtype)
         cols_buf = plan.buffer(plan.rows)
+        # Zeroed once: a grid point's place in these buffers, counted modulo the grid width
+        # (Wp, or Hp*Wp in dfull), is its column (and row), whatever the group's size m, so the
+        # thrown-away points are the same places in every group and are never written.
         dgrid_buf = np.zeros(plan.group * plan.f * plan.pixels, dtype=plan.dtype)
         if side:      # grids of the padded images' full size (Hp*Wp), side by side: note 5
             dfull_buf = np.zeros(plan.group * plan.f * area, dtype=plan.dtype)
@@ -741,8 +743,6 @@ def conv2d_backward(dout, cache, need_dx=True):
             if plan.direct:                               # dout is already the matrix
                 dgrid = dout[a:a + m].reshape(m, plan.f, plan.pixels)
             else:                                         # dout on the grid, 0 where thrown away
-                if m < plan.group and not plan.by_image:  # last, smaller group: layout shifted
-                    dgrid_buf[...] = 0
                 dgrid = plan.matrix(dgrid_buf, m, plan.f)
                 plan.unfold(dgrid, m, (plan.f,), grid)[:, :, :, :ow] = dout[a:a + m]
             if plan.by_image:                             # one product per image, summed
@@ -752,8 +752,6 @@ def conv2d_backward(dout, cache, need_dx=True):
             if not need_dx:
                 continue
             if side:                                      # note 5
-                if m < plan.group:                        # last, smaller group: layout shifted
-                    dfull_buf[...] = 0
                 dfull = _take(dfull_buf, (plan.f, m * area))
                 _view(dfull, (plan.f, m, plan.hp, plan.wp))[:, :, :oh, :ow] = \
                     dout[a:a + m].transpose(1, 0, 2, 3)

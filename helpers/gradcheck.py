@@ -6,6 +6,8 @@ Run checks in float64: in float32 the rounding error (~1e-7 / h) swamps the answ
 A maximum relative error below ~1e-7 means backward is right; above ~1e-3 it is wrong.
 """
 
+import math
+
 import numpy as np
 
 __all__ = ["numerical_gradient", "numerical_gradient_array", "rel_error", "check_layer",
@@ -81,6 +83,16 @@ def _repeatable(layer):
     return rewind
 
 
+def _missing(layer, grads, errors):
+    """A trainable parameter for which backward stored no gradient is an error too (inf):
+    a forgotten ``self.grads[...] = ...`` must not pass as "nothing to check". Frozen layers
+    (trainable = False) store none, by design."""
+    for p in layer.parameters():
+        if p.trainable and p.name not in grads:
+            errors[p.name] = math.inf
+    return errors
+
+
 def check_layer(layer, x, train=True, h=1e-5, seed=12345):
     """Check a layer's backward against numerical gradients.
 
@@ -109,7 +121,7 @@ def check_layer(layer, x, train=True, h=1e-5, seed=12345):
     for name, p in layer.params.items():
         if name in grads:
             errors[name] = rel_error(grads[name], numerical_gradient_array(f, p, dout, h))
-    return errors
+    return _missing(layer, grads, errors)
 
 
 def check_model(model, loss, x, y, train=True, h=1e-5):
@@ -134,4 +146,4 @@ def check_model(model, loss, x, y, train=True, h=1e-5):
     for name, p in model.params.items():
         if name in grads:
             errors[name] = rel_error(grads[name], numerical_gradient(f, p, h))
-    return errors
+    return _missing(model, grads, errors)

@@ -66,8 +66,15 @@ def _child_seed(rng):
 # ----------------------------------------------------------------------------------------------
 # Checks shared by several layers (geometry checks live in helpers.conv)
 # ----------------------------------------------------------------------------------------------
-def _check_4d(x, layer):
+def _floats(x):
+    """x as an array; integers (uint8 pixels, say) become float32, the layers' default dtype,
+    so that every layer gives floats whatever it is fed."""
     x = np.asarray(x)
+    return x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float32)
+
+
+def _check_4d(x, layer):
+    x = _floats(x)
     if x.ndim != 4:
         hint = ""
         if x.ndim == 3:
@@ -323,9 +330,19 @@ class _Pool2D(Layer):
         super().__init__()
         self.kernel_size = conv.pair(kernel_size, "kernel_size")
         self.stride = self.kernel_size if stride is None else conv.pair(stride, "stride")
-        self.padding = conv.pair(padding, "padding")
+        if isinstance(padding, str):              # "valid" or "same", as helpers.conv takes them
+            try:
+                conv.resolve_padding(padding, self.kernel_size, 1, self.stride)
+            except ValueError as e:
+                if stride is None and padding == "same":
+                    raise ValueError(f"{e}. {type(self).__name__}'s stride defaults to "
+                                     f"kernel_size; pass stride=1 for 'same'") from None
+                raise
+            self.padding, numeric = padding, (0, 0)
+        else:
+            self.padding = numeric = conv.pair(padding, "padding")
         # helpers.conv checks the padding rule (at most half the window), on a stand-in input
-        self._geometry((1, *(k + 2 * p for k, p in zip(self.kernel_size, self.padding))))
+        self._geometry((1, *(k + 2 * p for k, p in zip(self.kernel_size, numeric))))
 
     def _geometry(self, in_shape):
         """(C, H, W) -> (OH, OW), validated by helpers.conv (a zero-cost stand-in array)."""
@@ -358,7 +375,7 @@ class MaxPool2D(_Pool2D):
 
     def _tiles(self, shape):
         (kh, kw), (h, w) = self.kernel_size, shape[2:]
-        return (self.stride == self.kernel_size and self.padding == (0, 0)
+        return (self.stride == self.kernel_size and self.padding in ((0, 0), "valid")
                 and h % kh == 0 and w % kw == 0)
 
     def forward(self, x, train=True):
@@ -435,6 +452,7 @@ class ReLU(Layer):
     """max(0, x), elementwise. The gradient passes where x > 0."""
 
     def forward(self, x, train=True):
+        x = _floats(x)
         self.cache = x > 0                       # mask
         return np.maximum(x, 0, dtype=x.dtype)
 
@@ -447,7 +465,8 @@ class Sigmoid(Layer):
 
     def forward(self, x, train=True):
         # exp of a large positive number overflows; tanh gives the same function stably
-        out = 0.5 * (1 + np.tanh(0.5 * x))
+        x = _floats(x)
+        out = x.dtype.type(0.5) * (1 + np.tanh(x.dtype.type(0.5) * x))
         self.cache = out
         return out
 
@@ -460,7 +479,7 @@ class Tanh(Layer):
     """tanh(x), elementwise; d/dx = 1 - out**2."""
 
     def forward(self, x, train=True):
-        out = np.tanh(x)
+        out = np.tanh(_floats(x))
         self.cache = out
         return out
 
@@ -534,6 +553,7 @@ class Dense(Layer):
 
     def forward(self, x, train=True):
         self._check_input(np.shape(x))
+        x = _floats(x)
         self.cache = x
         out = x @ self.params["W"]
         if self.bias:
@@ -573,7 +593,12 @@ class Dropout(Layer):
         self.p = float(p)
         self.rng = np.random.default_rng(_child_seed(rng))
 
+    def reseed(self, seed):
+        """Start the dropping pattern afresh from ``seed`` (``fit(seed=...)`` does this)."""
+        self.rng = np.random.default_rng(seed)
+
     def forward(self, x, train=True):
+        x = _floats(x)                  # integers could not hold the 1/(1 - p) scale
         if not train or self.p == 0:
             self.cache = None
             return x
@@ -621,6 +646,11 @@ class BatchNorm2D(Layer):
         gamma, beta = self.params["gamma"], self.params["beta"]
         if train:
             m = x.shape[0] * x.shape[2] * x.shape[3]          # values per channel
+            if m < 2:
+                raise ValueError(f"BatchNorm2D in training needs more than one value per channel "
+                                 f"to normalise with (N*H*W > 1), but x has shape {x.shape}: "
+                                 f"use a larger batch, or forward(x, train=False) to use the "
+                                 f"running statistics")
             mean = _channel_sum(x) / m
             xc = x - mean[:, None, None]
             var = _channel_sum(xc, xc) / m                    # (two passes: stable in float32)

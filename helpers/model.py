@@ -11,6 +11,8 @@ All three are layers themselves (same protocol as helpers.layers), so they nest.
 parameters are named like PyTorch's state_dict keys: ``"0.W"``, ``"3.block.1.gamma"``.
 """
 
+import os
+
 import numpy as np
 
 from helpers.layers import Layer, Parameter
@@ -128,9 +130,9 @@ class Summary:
         names = [("  " * d + (n if d == 0 else "- " + n)) for n, _, _, d in self.rows]
         shapes = [str((None, *s)) for _, s, _, _ in self.rows]
         counts = [f"{p:,}" for _, _, p, _ in self.rows]
-        w1 = max(len("Layer (type)"), *map(len, names)) + 2
-        w2 = max(len("Output shape"), *map(len, shapes)) + 2
-        w3 = max(len("Param #"), *map(len, counts))
+        w1 = max([len("Layer (type)"), *map(len, names)]) + 2
+        w2 = max([len("Output shape"), *map(len, shapes)]) + 2
+        w3 = max([len("Param #"), *map(len, counts)])
         line = "=" * (w1 + w2 + w3)
         out = [f"Input shape: {(None, *self.input_shape)}  (None = batch size; NCHW)",
                f"{'Layer (type)':<{w1}}{'Output shape':<{w2}}{'Param #':>{w3}}", line]
@@ -264,12 +266,20 @@ class Sequential(_Composite):
         state = self.state_dict()
         np.savez(path, **state, __architecture__=np.array(repr(self)))
 
-    def load(self, path):
+    def load(self, path, strict=True):
         """Load parameters saved by ``save`` into this model, in place (bit-exact).
 
-        The file must come from the same architecture: the same parameter names and shapes,
-        else ValueError says what differs. Opened with allow_pickle=False.
+        The file must come from the same architecture: the same parameter names, shapes and
+        dtypes, else ValueError says what differs. With ``strict`` (the default) the layers
+        themselves must match too (the architecture text saved with the weights): a model
+        that differs only in an activation, a stride or a pooling has the same parameters, but
+        the weights would not mean the same there. ``strict=False`` loads them anyway (casting
+        to the model's dtypes). Like ``np.savez``, a path without ".npz" gets it added when
+        only that file exists. Opened with allow_pickle=False.
         """
+        path = os.fspath(path)
+        if not path.endswith(".npz") and not os.path.exists(path) and os.path.exists(path + ".npz"):
+            path += ".npz"                 # save("model") wrote model.npz, as np.savez does
         with np.load(path, allow_pickle=False) as f:
             saved = {k: f[k] for k in f.files}
         arch = str(saved.pop("__architecture__", "(not recorded)"))
@@ -283,15 +293,28 @@ class Sequential(_Composite):
             if state[k].shape != saved[k].shape:
                 problems.append(f"{k!r} is {saved[k].shape} in the file but {state[k].shape} "
                                 f"in the model")
+            elif strict and state[k].dtype != saved[k].dtype:
+                problems.append(f"{k!r} is {saved[k].dtype} in the file but {state[k].dtype} in "
+                                f"the model (model.astype(np.{saved[k].dtype}) first, or "
+                                f"strict=False to cast)")
         if problems:
             raise ValueError(f"{path}: the saved model does not match this architecture:\n  "
                              + "\n  ".join(problems[:10])
                              + (f"\n  ... and {len(problems) - 10} more"
                                 if len(problems) > 10 else "")
                              + f"\nThe file was saved from:\n{arch}")
+        if strict and arch != "(not recorded)" and _layers_only(arch) != _layers_only(repr(self)):
+            raise ValueError(f"{path}: the parameters fit, but the file was saved from other "
+                             f"layers:\n{arch}\nand this model is:\n{self!r}\n"
+                             f"Use load(path, strict=False) to load the weights anyway.")
         for k, v in state.items():
             v[...] = saved[k]          # in place: optimizers keep pointing at the same arrays
         return self
+
+
+def _layers_only(architecture):
+    """An architecture text without the trainable flags: freezing a layer does not change it."""
+    return architecture.replace(", trainable=False", "").replace("(trainable=False)", "()")
 
 
 class Concat(_Composite):
@@ -357,7 +380,7 @@ class Residual(_Composite):
         what = "the identity shortcut" if self.shortcut is None else "the shortcut"
         hint = ""
         if len(block_shape) == 3 and len(in_shape) == 3:
-            s = in_shape[1] // block_shape[1] if block_shape[1] else 1
+            s = -(-in_shape[1] // block_shape[1]) if block_shape[1] else 1   # ceil: 7 -> 4 is 2
             stride = f", stride={s}" if s > 1 else ""
             hint = (f"; use a projection shortcut: Residual(block, shortcut=Conv2D({in_shape[0]}, "
                     f"{block_shape[0]}, kernel_size=1{stride}))")

@@ -1,5 +1,7 @@
 """Timing for the performance lab (lesson 04): how fast is this machine, and each convolution?
 
+- ``machine()`` describes this machine in one line (CPU, cores, caches, NumPy and its BLAS),
+  to print next to any timing: figures mean little without it;
 - ``matmul_gflops()`` measures the machine's matrix-multiply rate (NumPy's BLAS), the ceiling
   that an im2col convolution can at best approach, since its work *is* one matrix product;
 - ``best_time(fn, ...)`` times a call the way ``timeit`` does (best of a few rounds);
@@ -17,6 +19,8 @@ Only ``helpers.conv`` is imported, so this module sits right above it.
 from __future__ import annotations
 
 import math
+import os
+import platform
 import time
 import tracemalloc
 from dataclasses import dataclass, field
@@ -25,13 +29,71 @@ import numpy as np
 
 from helpers import conv
 
-__all__ = ["best_time", "matmul_gflops", "peak_memory", "conv_flops", "im2col_textbook",
+__all__ = ["machine", "best_time", "matmul_gflops", "peak_memory", "conv_flops", "im2col_textbook",
            "conv2d_textbook", "torch_conv2d", "CASES", "BenchResult", "benchmark_conv"]
 
 
 # ---------------------------------------------------------------------------------------------
 # Measuring
 # ---------------------------------------------------------------------------------------------
+
+def _cpu_model():
+    """The CPU's name from /proc/cpuinfo (Linux), else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def _caches():
+    """'L2 1 MiB, L3 32 MiB' (per instance, as cpu0 sees them), or '' where Linux's sysfs is
+    not there."""
+    found = {}
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    try:
+        entries = sorted(os.listdir(base))
+    except OSError:
+        return ""
+    for entry in entries:
+        try:
+            with open(f"{base}/{entry}/level", encoding="utf-8") as f:
+                level = int(f.read())
+            with open(f"{base}/{entry}/size", encoding="utf-8") as f:
+                size = f.read().strip()
+        except (OSError, ValueError):
+            continue
+        if level >= 2 and size.endswith("K"):
+            kib = int(size[:-1])
+            found[level] = f"{kib // 1024} MiB" if kib % 1024 == 0 else f"{kib} KiB"
+    return ", ".join(f"L{level} {size}" for level, size in sorted(found.items()))
+
+
+def machine():
+    """One line about this machine, for the top of any table of timings, e.g.
+    'AMD EPYC, 2 cores (L2 1 MiB, L3 32 MiB); NumPy 2.4.6, openblas 0.3.31 (SkylakeX kernels,
+    2 threads)'. The BLAS part comes from threadpoolctl when it is installed."""
+    cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+             else os.cpu_count() or 1)
+    caches = _caches()
+    line = f"{_cpu_model()}, {cores} core{'s' if cores != 1 else ''}"
+    line += f" ({caches})" if caches else ""
+    line += f"; NumPy {np.__version__}"
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return line
+    for lib in threadpool_info():
+        if lib.get("user_api") == "blas":
+            version = ".".join(str(lib.get("version") or "?").split(".")[:3])
+            arch = f"{lib['architecture']} kernels, " if lib.get("architecture") else ""
+            line += f", {lib['internal_api']} {version} ({arch}{lib['num_threads']} threads)"
+            break
+    return line
+
 
 def best_time(fn, *args, repeat=3, min_time=0.02, warmup=True, **kwargs):
     """Seconds per call of ``fn(*args, **kwargs)``: the best of ``repeat`` rounds.

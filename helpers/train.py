@@ -102,6 +102,16 @@ def evaluate(model, loss, x, y, batch_size=256):
     return total / n, correct / n
 
 
+def _reseed(layer, seeds):
+    """Give every random layer in ``layer`` (composites searched depth first) its own
+    generator, spawned from the SeedSequence ``seeds``: without it, a Dropout would go on from
+    wherever its generator stood, and two runs of fit with one seed would differ."""
+    if hasattr(layer, "reseed"):
+        layer.reseed(seeds.spawn(1)[0])
+    for _, child in getattr(layer, "named_children", list)():
+        _reseed(child, seeds)
+
+
 def fit(model, loss, optimizer, x, y, epochs=1, batch_size=64, validation=None, seed=0,
         progress=True, callback=None):
     """Train ``model`` with mini-batches; returns a History (per-epoch loss, acc, val_loss,
@@ -110,19 +120,26 @@ def fit(model, loss, optimizer, x, y, epochs=1, batch_size=64, validation=None, 
     x: (N, ...) floats (e.g. (N, 1, 28, 28) float32 in [0, 1]), y: (N,) integer labels.
     loss: e.g. SoftmaxCrossEntropy(); optimizer: e.g. Adam(model.parameters(), lr=1e-3).
     validation: (x_val, y_val) evaluated after every epoch, or None.
-    seed: seeds the shuffling, so the same model, data and seed give bit-identical numbers.
+    seed: seeds the shuffling and every random layer (each Dropout gets a fresh generator
+    from it), so the same model, data and seed give bit-identical numbers.
     progress: show a tqdm progress bar per epoch (a widget in JupyterLab, text elsewhere).
     callback: called as ``callback(epoch, history)`` after each epoch (epoch = 1, 2, ...), e.g.
     to redraw live curves.
     """
     x, y = _check_data(model, x, y)
     if validation is not None:
+        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+            raise ValueError(f"validation must be a pair (x_val, y_val) or None, got "
+                             f"{type(validation).__name__}"
+                             + (f" of length {len(validation)}"
+                                if isinstance(validation, (tuple, list)) else ""))
         xv, yv = _check_data(model, *validation, name="x_val", yname="y_val")
     if not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
     n = len(x)
     batch_starts = _batches(n, batch_size)
     rng = np.random.default_rng(seed)
+    _reseed(model, np.random.SeedSequence(seed))
     history = History()
     # one buffer for the mini-batches, filled in place every step (no new array per batch)
     x_batch = np.empty((min(batch_size, n), *x.shape[1:]), dtype=x.dtype)

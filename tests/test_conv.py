@@ -619,3 +619,18 @@ def test_conv2d_backward_without_dx(stride):
     assert none is None and dx.shape == x.shape
     np.testing.assert_array_equal(dw, dw2)
     np.testing.assert_array_equal(db, db2)
+
+
+def test_max_pool_ties_go_to_the_first_tap_as_in_the_loops():
+    # 0/1 images: nearly every window holds several equal maxima
+    x = np.random.default_rng(0).integers(0, 2, (2, 2, 7, 6)).astype(np.float64)
+    for k, s, p in [(3, 2, 1), (2, 1, 0), ((2, 3), (1, 2), 0), (2, 2, 0)]:
+        out, cache = conv.max_pool2d_forward(x, k, s, p)
+        dout = np.random.default_rng(1).standard_normal(out.shape)
+        np.testing.assert_allclose(conv.max_pool2d_backward(dout, cache),
+                                   conv.max_pool2d_backward_naive(dout, x, k, s, p), atol=1e-12)
+
+
+def test_col2im_x_shape_must_be_4d():
+    with pytest.raises(ValueError, match=r"x_shape must be 4-D \(N, C, H, W\), got \(9, 9\)"):
+        conv.col2im(np.zeros((9, 9)), (9, 9), 3)

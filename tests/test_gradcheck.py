@@ -71,3 +71,23 @@ def test_check_model():
     assert max(errors.values()) < 1e-6, errors
     broken = Sequential(Flatten(), WrongDense(6, 3, rng=0))
     assert check_model(broken, SoftmaxCrossEntropy(), x, y)["1.W"] > 0.1
+
+
+class ForgetfulDense(Dense):
+    """A backward that stores no gradient for the bias (a forgotten line)."""
+
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.grads.pop("b", None)
+        return dx
+
+
+def test_a_missing_gradient_is_an_error_not_a_skip():
+    x = np.random.default_rng(0).standard_normal((4, 5))
+    errors = check_layer(ForgetfulDense(5, 3, rng=0), x)
+    assert errors["b"] == np.inf and errors["W"] < 1e-7
+    model = Sequential(Flatten(), ForgetfulDense(5, 3, rng=0))
+    assert check_model(model, SoftmaxCrossEntropy(), x[:, None], np.array([0, 1, 2, 0]))["1.b"] == np.inf
+    frozen = ForgetfulDense(5, 3, rng=0)
+    frozen.trainable = False                        # frozen layers store no gradients at all
+    assert set(check_layer(frozen, x)) == {"x"}

@@ -112,7 +112,18 @@ def test_maxpool_gradient_goes_to_the_max_and_adds_where_windows_overlap():
     (BatchNorm2D(3), randn(4, 3, 3, 2) * 2 + 1),
 ], ids=lambda v: type(v).__name__ if not isinstance(v, np.ndarray) else "")
 def test_other_layer_gradients(layer, x):
-    assert_grads_ok(layer, x)
+    errors = assert_grads_ok(layer, x)
+    assert set(errors) == {"x", *layer.params}             # every parameter was checked
+
+
+@pytest.mark.parametrize("k, s", [(2, None), (3, 2)])      # the tiled path and the general one
+def test_maxpool_layer_ties_send_the_gradient_to_the_first_max_only(k, s):
+    x = np.zeros((1, 1, 6, 6))
+    layer = MaxPool2D(k, stride=s)
+    out = layer.forward(x)
+    dx = layer.backward(np.ones_like(out))
+    assert dx.sum() == out.size                            # one pixel per window
+    np.testing.assert_array_equal(dx, conv.max_pool2d_backward_naive(np.ones_like(out), x, k, s))
 
 
 def test_batchnorm_gradients_in_eval_mode():
@@ -272,6 +283,59 @@ def test_float32_in_float32_out(layer, shape):
         assert g.dtype == np.float32, name
     for name, p in layer.state_dict().items():
         assert p.dtype == np.float32, name
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int64, bool])
+@pytest.mark.parametrize("layer, shape", [
+    (Conv2D(2, 3, 3, padding=1), (2, 2, 4, 4)), (MaxPool2D(2), (2, 2, 4, 4)),
+    (MaxPool2D(3, 1), (2, 2, 4, 4)), (AvgPool2D(2), (2, 2, 4, 4)),
+    (GlobalAvgPool2D(), (2, 2, 4, 4)), (ReLU(), (2, 5)), (Sigmoid(), (2, 5)), (Tanh(), (2, 5)),
+    (Dense(5, 4), (2, 5)), (Dropout(0.5), (2, 5)), (BatchNorm2D(2), (3, 2, 4, 4)),
+], ids=lambda v: type(v).__name__ if not isinstance(v, tuple) else "")
+def test_integer_input_gives_float32(layer, shape, dtype):
+    x = (np.arange(np.prod(shape)).reshape(shape) % 7).astype(dtype)
+    out = layer.forward(x)
+    assert out.dtype == np.float32
+    if not isinstance(layer, (Dropout, BatchNorm2D)):      # random, or stateful in training
+        np.testing.assert_allclose(out, layer.forward(x.astype(np.float32)), rtol=1e-6)
+
+
+def test_dropout_scales_integer_input_too():
+    x = np.full((1, 1000), 10)
+    out = Dropout(0.3, rng=0).forward(x)
+    kept = out[out != 0]
+    np.testing.assert_allclose(kept, 10 / 0.7, rtol=1e-6)
+    assert 600 < kept.size < 800
+
+
+@pytest.mark.parametrize("cls, fn", [(MaxPool2D, conv.max_pool2d), (AvgPool2D, conv.avg_pool2d)])
+@pytest.mark.parametrize("k, padding", [(3, "same"), (2, "same"), (3, "valid"), (2, "valid")])
+def test_pool_layers_take_valid_and_same(cls, fn, k, padding):
+    x = randn(2, 3, 7, 6)
+    layer = cls(k, 1, padding=padding)
+    out = layer.forward(x)
+    np.testing.assert_array_equal(out, fn(x, k, 1, padding))
+    assert layer.output_shape((3, 7, 6)) == out.shape[1:]
+    if padding == "same":
+        assert out.shape == x.shape
+    assert f"padding={padding!r}" in repr(layer)
+    assert_grads_ok(cls(k, 1, padding=padding), x)
+
+
+def test_pool_same_with_the_default_stride_says_what_to_do():
+    with pytest.raises(ValueError, match=r"padding='same' needs stride 1, got stride 3.*stride "
+                                         r"defaults to kernel_size; pass stride=1"):
+        MaxPool2D(3, padding="same")
+    with pytest.raises(ValueError, match=r"did you mean 'same'"):
+        AvgPool2D(3, 1, padding="Same")
+
+
+def test_batchnorm_needs_two_values_per_channel_in_training():
+    bn = BatchNorm2D(3)
+    with pytest.raises(ValueError, match=r"more than one value per channel.*\(1, 3, 1, 1\).*train=False"):
+        bn.forward(np.ones((1, 3, 1, 1), np.float32))
+    assert bn.forward(np.ones((1, 3, 1, 1), np.float32), train=False).shape == (1, 3, 1, 1)
+    assert bn.forward(np.ones((2, 3, 1, 1), np.float32)).shape == (2, 3, 1, 1)
 
 
 # --------------------------------------------------------------------------------------------

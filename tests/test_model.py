@@ -143,7 +143,7 @@ def test_concat_shapes_and_gradients():
     assert out.shape == (2, 2 + 3 + 2 + 1, 5, 4) == (2, *block.output_shape((3, 5, 4)))
     errors = check_layer(block, x)
     assert max(errors.values()) < TOL, errors
-    assert {"x", "0.W", "1.2.W", "2.1.b", "3.1.W"} <= set(errors)
+    assert set(errors) == {"x", *block.params} and "3.1.W" in errors
 
 
 def test_concat_spatial_mismatch_errors():
@@ -162,7 +162,7 @@ def test_residual_identity_gradients():
     assert block.output_shape((3, 5, 4)) == (3, 5, 4)
     errors = check_layer(block, x)
     assert max(errors.values()) < TOL, errors
-    assert {"x", "block.0.W", "block.2.b"} == set(errors) - {"block.0.b", "block.2.W"}
+    assert set(errors) == {"x", "block.0.W", "block.0.b", "block.2.W", "block.2.b"}
 
 
 def test_residual_projection_gradients():
@@ -206,6 +206,7 @@ def test_composites_nest_in_sequential_summary_and_gradients():
     assert s.non_trainable_params == 6
     errors = check_layer(randomize_biases(model), randn(3, 1, 6, 5))
     assert max(errors.values()) < TOL, errors
+    assert set(errors) == {"x", *model.params}
 
 
 def test_check_model_with_loss():
@@ -213,6 +214,7 @@ def test_check_model_with_loss():
     x, y = randn(4, 1, 8, 8), np.array([0, 2, 1, 2])
     errors = check_model(model, SoftmaxCrossEntropy(), x, y)
     assert max(errors.values()) < TOL, errors
+    assert set(errors) == {"x", "0.W", "0.b", "4.W", "4.b"}
     assert set(errors) == {"x", "0.W", "0.b", "4.W", "4.b"}
 
 
@@ -235,6 +237,31 @@ def test_trainable_flag_propagates_into_composites():
     assert not any(p.trainable for p in model.parameters())
 
 
+def test_predict_runs_in_evaluation_mode():
+    model = Sequential(Flatten(), Dropout(0.5, rng=0), Dense(8, 3, rng=1))
+    x = randn(20, 2, 2, 2).astype(np.float32)
+    ref = model.forward(x, train=False)
+    np.testing.assert_allclose(model.predict_proba(x), np.exp(ref) / np.exp(ref).sum(1, keepdims=True),
+                               rtol=1e-5)
+    np.testing.assert_array_equal(model.predict(x), ref.argmax(1))
+
+
+def test_save_load_keeps_float64(tmp_path):
+    def net():
+        return Sequential(Conv2D(1, 2, 3, rng=1), BatchNorm2D(2), Flatten(),
+                          Dense(2 * 4 * 4, 3, rng=2)).astype(np.float64)
+    a = net()
+    a.forward(randn(4, 1, 6, 6))                  # moves the running statistics
+    a.save(tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as f:
+        for k, v in a.state_dict().items():
+            assert f[k].dtype == v.dtype == np.float64, k
+    b = net()
+    b.load(tmp_path / "m.npz")
+    for k, v in a.state_dict().items():
+        assert v.tobytes() == b.state_dict()[k].tobytes(), k
+
+
 def test_predict_and_predict_proba():
     model = Sequential(Flatten(), Dense(4, 3, rng=0))
     x = randn(10, 1, 2, 2).astype(np.float32)
@@ -254,9 +281,8 @@ def test_save_load_round_trip_is_bit_exact(tmp_path):
     model.forward(x, train=True)               # moves the BatchNorm running statistics
     path = tmp_path / "net.npz"
     model.save(path)
-    with np.load(path, allow_pickle=False) as f:   # nothing in it needs pickle
+    with np.load(path, allow_pickle=False) as f:   # reading it needs no pickle
         assert "__architecture__" in f.files and "0.W" in f.files
-        assert all(f[k].dtype != object for k in f.files)
     other = small_net()
     for v in other.state_dict().values():
         v[...] = 0
@@ -281,6 +307,57 @@ def test_load_into_a_mismatched_model_errors(tmp_path):
     shorter = Sequential(Conv2D(1, 6, 5), Tanh(), AvgPool2D(2))
     with pytest.raises(ValueError, match=r"the file has '11.W'"):
         shorter.load(path)
+
+
+def test_load_adds_npz_like_save(tmp_path):
+    model = small_net()
+    model.save(tmp_path / "net")                  # np.savez writes net.npz
+    assert (tmp_path / "net.npz").exists()
+    other = small_net()
+    for v in other.state_dict().values():
+        v[...] = 0
+    other.load(tmp_path / "net")
+    for a, b in zip(model.state_dict().values(), other.state_dict().values()):
+        assert a.tobytes() == b.tobytes()
+    with pytest.raises(FileNotFoundError):
+        other.load(tmp_path / "missing")
+
+
+def test_load_checks_the_layers_not_only_the_parameters(tmp_path):
+    path = tmp_path / "a.npz"
+    Sequential(Conv2D(1, 4, 3, rng=0), ReLU(), MaxPool2D(2), Flatten(), Dense(36, 3, rng=1)).save(path)
+    same_params = Sequential(Conv2D(1, 4, 3), Tanh(), AvgPool2D(2), Flatten(), Dense(36, 3))
+    with pytest.raises(ValueError, match=r"(?s)the parameters fit, but the file was saved from "
+                                         r"other layers.*ReLU.*this model is.*Tanh.*strict=False"):
+        same_params.load(path)
+    same_params.load(path, strict=False)          # on purpose: the weights, whatever the layers
+    w = same_params.layers[0].params["W"]
+    with np.load(path) as f:
+        np.testing.assert_array_equal(w, f["0.W"])
+    # a frozen copy of the same architecture is the same architecture
+    frozen = Sequential(Conv2D(1, 4, 3), ReLU(), MaxPool2D(2), Flatten(), Dense(36, 3))
+    frozen.layers[0].trainable = False
+    frozen.load(path)
+
+
+def test_load_refuses_another_dtype_unless_told(tmp_path):
+    path = tmp_path / "f64.npz"
+    Sequential(Dense(4, 2, rng=0)).astype(np.float64).save(path)
+    model = Sequential(Dense(4, 2))
+    with pytest.raises(ValueError, match=r"'0.W' is float64 in the file but float32 in the model"):
+        model.load(path)
+    model.load(path, strict=False)
+    assert model.layers[0].params["W"].dtype == np.float32
+
+
+def test_residual_hint_rounds_the_stride_up():
+    with pytest.raises(ValueError, match=r"kernel_size=1, stride=2\)\)"):
+        Residual(Conv2D(4, 6, 3, stride=2, padding=1)).output_shape((4, 7, 7))
+
+
+def test_summary_of_an_empty_model():
+    s = Sequential().summary((1, 2, 2), print_table=False)
+    assert s.total_params == 0 and "Total params: 0" in s.text
 
 
 def _grads(model):

@@ -135,6 +135,36 @@ def test_fit_is_deterministic():
     assert h3.loss != h1.loss
 
 
+def test_fit_seed_also_restarts_dropout(tmp_path):
+    # one model, trained twice from the same saved weights: the Dropout generator has moved on
+    # after the first run, and fit(seed=...) must start it afresh
+    x, y = toy_data()
+    model = toy_model()
+    path = tmp_path / "start.npz"
+    model.save(path)
+    runs = []
+    for _ in range(2):
+        model.load(path)
+        opt = Adam(model.parameters(), lr=0.01)
+        h = fit(model, SoftmaxCrossEntropy(), opt, x, y, epochs=1, batch_size=32, progress=False)
+        runs.append(h.loss)
+    assert runs[0] == runs[1]
+    model.load(path)
+    h = fit(model, SoftmaxCrossEntropy(), Adam(model.parameters(), lr=0.01), x, y, epochs=1,
+            batch_size=32, progress=False, seed=1)
+    assert h.loss != runs[0]
+
+
+def test_fit_reseeds_dropout_inside_composites():
+    from helpers.model import Residual
+    inner = Dropout(0.5, rng=0)
+    model = Sequential(Flatten(), Residual(Sequential(Dense(36, 36, rng=1), inner)), Dense(36, 3, rng=2))
+    x, y = toy_data(n=64)
+    before = inner.rng
+    fit(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.01), x, y, progress=False)
+    assert inner.rng is not before
+
+
 def test_callback_after_each_epoch():
     calls = []
     train_once(epochs=2, callback=lambda epoch, history: calls.append((epoch, len(history.loss))))
@@ -202,6 +232,9 @@ def test_fit_errors():
         fit(model, loss, opt, x, y, batch_size=0, progress=False)
     with pytest.raises(ValueError, match=r"in_channels=1"):
         fit(model, loss, opt, np.repeat(x, 3, axis=1), y, progress=False)
+    with pytest.raises(ValueError, match=r"validation must be a pair \(x_val, y_val\) or None, "
+                                         r"got tuple of length 3"):
+        fit(model, loss, opt, x, y, validation=(x, y, 1), progress=False)
 
 
 @pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
@@ -211,3 +244,48 @@ def test_divergence_is_reported_with_advice():
     with pytest.raises(ValueError, match="NaN or inf reached the loss.*lower learning rate"):
         fit(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=1e38), x, y, epochs=3,
             batch_size=8, progress=False)
+
+
+class Holder(Layer):
+    def init_params(self):
+        return {"w": np.array([1.0, -2.0])}
+
+
+def test_adam_bias_correction_counts_each_parameters_own_steps():
+    layer = Holder()
+    opt = Adam(layer.parameters(), lr=0.1)
+    opt.step()                                   # no gradient yet: this parameter waits
+    layer.grads["w"] = np.array([0.5, 0.1])
+    opt.step()                                   # its first step moves lr * sign(g)
+    np.testing.assert_allclose(layer.params["w"], [0.9, -2.1], rtol=1e-7)
+
+
+def test_fit_is_the_loop_written_out():
+    # 50 = 3 * 16 + 2: a last, partial batch; BatchNorm and Dropout: training mode matters
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((50, 1, 4, 4)).astype(np.float32)
+    y = rng.integers(0, 3, 50)
+
+    def make():
+        m = Sequential(Conv2D(1, 2, 3, rng=1), BatchNorm2D(2), ReLU(), Flatten(),
+                       Dropout(0.3, rng=2), Dense(8, 3, rng=3))
+        return m, Adam(m.parameters(), lr=0.01)
+    model, opt = make()
+    h = fit(model, SoftmaxCrossEntropy(), opt, x, y, epochs=2, batch_size=16, seed=7,
+            progress=False)
+    ref, ref_opt = make()
+    ref.layers[4].reseed(np.random.SeedSequence(7).spawn(1)[0])     # what fit(seed=7) does
+    loss, order_rng = SoftmaxCrossEntropy(), np.random.default_rng(7)
+    for epoch in range(2):
+        order, total, correct = order_rng.permutation(50), 0.0, 0
+        for i in range(0, 50, 16):
+            idx = order[i:i + 16]
+            logits = ref.forward(x[idx], train=True)
+            total += loss.forward(logits, y[idx]) * len(idx)
+            correct += int((logits.argmax(1) == y[idx]).sum())
+            ref.backward(loss.backward())
+            ref_opt.step()
+        assert h.loss[epoch] == pytest.approx(total / 50, rel=1e-6)
+        assert h.acc[epoch] == correct / 50
+    for k, v in ref.state_dict().items():
+        np.testing.assert_allclose(model.state_dict()[k], v, rtol=1e-6, atol=1e-7)

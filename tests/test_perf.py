@@ -93,3 +93,16 @@ def test_torch_missing_gives_none(monkeypatch):
         return real_import(name, *args, **kwargs)
     monkeypatch.setattr(builtins, "__import__", no_torch)
     assert perf.torch_conv2d() is None
+
+
+def test_machine_names_the_cores_and_numpy(monkeypatch):
+    import os
+    line = perf.machine()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert f"{cores} core" in line and f"NumPy {np.__version__}" in line
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    blas = [lib for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"]
+    if blas:
+        assert f"{blas[0]['internal_api']} " in line and f"{blas[0]['num_threads']} threads" in line
+    monkeypatch.setattr(perf, "_cpu_model", lambda: "Test CPU 9000")
+    assert perf.machine().startswith("Test CPU 9000, ")
