@@ -593,9 +593,10 @@ class _Plan:
 #    the same work). NumPy lets go of Python's lock inside its copies and matrix products, so
 #    both cores work. Meanwhile the BLAS is held to one thread per call (``threadpoolctl``): its
 #    own threading splits each small product in two and runs it at about one core's speed.
-#    Measured on the reference machine, forward plus backward, one thread -> two: 73-82 ->
-#    55-62 ms on bench_conv's shape (c); on (a) 5.6-6.0 -> 4.9-6.2 ms in one run (within the
-#    noise), 6.4 -> 5.0 ms (best of 8 rounds) in another.
+#    Measured on the reference machine, forward plus backward, one thread -> two, in A/B runs:
+#    73-82 -> 55-62 ms on bench_conv's shape (c) (in a fast phase of the machine; bench_conv's
+#    later runs of the two-thread code gave 60-72 ms); on (a) 5.6-6.0 -> 4.9-6.2 ms in one run
+#    (within the noise), 6.4 -> 5.0 ms (best of 8 rounds) in another.
 #    One product per group (small images) gained nothing this way, so it keeps the BLAS's
 #    threads.
 #    A process started with OPENBLAS_NUM_THREADS or OMP_NUM_THREADS set to 1 (to run on one

@@ -49,8 +49,10 @@ def _generator(rng):
         return rng
     if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
         return np.random.default_rng(int(rng))
+    hint = (" (the argument after the sizes is rng: to leave out the bias, write bias=False)"
+            if isinstance(rng, bool) else "")
     raise TypeError(f"rng must be a np.random.Generator, an int seed or None, "
-                    f"not {type(rng).__name__}")
+                    f"not {type(rng).__name__}{hint}")
 
 
 def _child_seed(rng):

@@ -409,3 +409,6 @@ def test_loss_errors():
 def test_rng_argument_errors():
     with pytest.raises(TypeError, match="rng must be"):
         Dense(2, 3, rng="seed")
+    with pytest.raises(TypeError, match=r"not bool \(the argument after the sizes is rng: to "
+                                        r"leave out the bias, write bias=False\)"):
+        Dense(10, 5, False)
