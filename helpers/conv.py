@@ -167,8 +167,9 @@ def _axis_size(n, axis, k, s, p_lo, p_hi, d, exact):
         hint = f"use padding >= {need} or a smaller kernel"
         if d > 1:
             hint = f"use padding >= {need}, a smaller kernel or a smaller dilation"
+        dilated = f" (dilated: {dk})" if d > 1 else ""
         raise ValueError(
-            f"kernel_size {k} (dilated: {dk}) is larger than the padded input {padded} "
+            f"kernel_size {k}{dilated} is larger than the padded input {padded} "
             f"({axis}={n} + {pad_txt}); {hint}")
     rest = (padded - dk) % s
     if exact and rest:

@@ -150,7 +150,24 @@ class Layer:
         self._params = None   # dict name -> array, created on first use of .params
         self.grads = {}       # dict name -> array, filled by backward
         self.buffers = {}     # state that is saved but not trained (BatchNorm running stats)
-        self.cache = None     # what forward keeps for backward
+        self._cache = None    # what forward keeps for backward (see ``cache``)
+
+    # --- what forward keeps for backward --------------------------------------------------------
+    @property
+    def cache(self):
+        """What the last forward kept for backward. Reading it before any forward (a backward
+        called first) raises a RuntimeError that says so, instead of failing somewhere inside
+        backward on None."""
+        if not self.__dict__.get("_ran", False):
+            name = type(self).__name__
+            raise RuntimeError(f"{name}.backward needs what forward keeps: call {name}.forward "
+                               f"first, then backward (it differentiates that forward's input)")
+        return self._cache
+
+    @cache.setter
+    def cache(self, value):
+        self._cache = value
+        self._ran = True
 
     # --- parameters ---------------------------------------------------------------------------
     @property

@@ -515,13 +515,13 @@ ERRORS = [
     (lambda: conv.output_size(5, 3, padding="SAME"), ["padding", "'same'"]),
     (lambda: conv.output_size(5, 3, padding="full"), ["padding", "'valid' or 'same'"]),
     (lambda: conv.output_size(5, 7),
-     ["kernel_size 7 (dilated: 7) is larger than the padded input 5 (n=5 + 2*padding 0); "
+     ["kernel_size 7 is larger than the padded input 5 (n=5 + 2*padding 0); "
       "use padding >= 1 or a smaller kernel"]),
     (lambda: conv.output_size((5, 9), 3, dilation=3),
      ["kernel_size 3 (dilated: 7) is larger than the padded input 5 (H=5 + 2*padding 0)",
       "padding >= 1", "smaller dilation"]),
     (lambda: conv.conv2d(np.zeros((1, 1, 5, 5)), np.zeros((1, 1, 7, 7))),
-     ["kernel_size 7 (dilated: 7) is larger than the padded input 5 (H=5 + 2*padding 0); "
+     ["kernel_size 7 is larger than the padded input 5 (H=5 + 2*padding 0); "
       "use padding >= 1 or a smaller kernel"]),
     (lambda: conv.output_size(5, 3, stride=2, padding="same"),
      ["padding='same'", "stride 1", "stride 2", "padding=1"]),
@@ -552,7 +552,7 @@ ERRORS = [
     (lambda: conv.max_pool2d(X, 2, padding=2),
      ["padding 2 is more than half of kernel_size 2", "padding <= 1"]),
     (lambda: conv.avg_pool2d(X, 6),
-     ["kernel_size 6 (dilated: 6) is larger than the padded input 5"]),
+     ["kernel_size 6 is larger than the padded input 5"]),
     (lambda: conv.max_pool2d(X[0, 0], 2), ["x must be 4-D", "x[None, None]"]),
     (lambda: conv.avg_pool2d(X, 2, stride=-1), ["stride", "positive integer"]),
 ]
@@ -577,7 +577,7 @@ def test_every_entry_point_gives_the_same_message():
         with pytest.raises(ValueError) as info:
             call()
         messages.add(str(info.value))
-    assert messages == {"kernel_size 7 (dilated: 7) is larger than the padded input 5 "
+    assert messages == {"kernel_size 7 is larger than the padded input 5 "
                         "(H=5 + 2*padding 0); use padding >= 1 or a smaller kernel"}
 
 

@@ -412,3 +412,13 @@ def test_rng_argument_errors():
     with pytest.raises(TypeError, match=r"not bool \(the argument after the sizes is rng: to "
                                         r"leave out the bias, write bias=False\)"):
         Dense(10, 5, False)
+
+
+@pytest.mark.parametrize("layer", [Conv2D(1, 2, 3), MaxPool2D(2), ReLU(), Dense(3, 2), Dropout(0.5),
+                                   BatchNorm2D(2), Flatten(), SoftmaxCrossEntropy()],
+                         ids=lambda v: type(v).__name__)
+def test_backward_before_forward_says_so(layer):
+    name = type(layer).__name__
+    with pytest.raises(RuntimeError, match=rf"{name}.backward needs what forward keeps: call "
+                                           rf"{name}.forward first"):
+        layer.backward(np.ones((1, 2), np.float32))
