@@ -644,9 +644,17 @@ class BatchNorm2D(Layer):
 
     def __init__(self, num_features, momentum=0.1, eps=1e-5, dtype=np.float32):
         super().__init__()
-        if not isinstance(num_features, (int, np.integer)) or num_features < 1:
-            raise ValueError(f"BatchNorm2D: num_features must be a positive int, "
-                             f"got {num_features!r}")
+        if (isinstance(num_features, bool) or not isinstance(num_features, (int, np.integer))
+                or num_features < 1):
+            raise ValueError(f"BatchNorm2D: num_features must be a positive int (the channels "
+                             f"of its input), got {num_features!r}")
+        if not (isinstance(momentum, (int, float, np.floating)) and 0 <= momentum <= 1):
+            raise ValueError(f"BatchNorm2D: momentum is the weight of each new batch in the "
+                             f"running averages and must be in [0, 1], got {momentum!r} "
+                             f"(PyTorch's convention: 0.1; Keras' 0.99 is 1 - momentum here)")
+        if not (isinstance(eps, (int, float, np.floating)) and eps > 0):
+            raise ValueError(f"BatchNorm2D: eps must be a positive number (it keeps the "
+                             f"division away from 0), got {eps!r}")
         self.num_features, self.momentum, self.eps = int(num_features), momentum, eps
         self.dtype = _check_dtype(dtype)
         self.buffers = {"running_mean": np.zeros(num_features, self.dtype),

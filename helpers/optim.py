@@ -19,10 +19,11 @@ class Optimizer:
         self.params = list(params)
         if not self.params:
             raise ValueError("the optimizer got an empty parameter list; pass model.parameters()")
-        if not lr > 0:
-            raise ValueError(f"lr (learning rate) must be positive, got {lr!r}")
-        if weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+        if not (isinstance(lr, (int, float, np.floating)) and np.isfinite(lr) and lr > 0):
+            raise ValueError(f"lr (learning rate) must be a positive number, got {lr!r}")
+        if not (isinstance(weight_decay, (int, float, np.floating)) and np.isfinite(weight_decay)
+                and weight_decay >= 0):
+            raise ValueError(f"weight_decay must be a number >= 0, got {weight_decay!r}")
         self.lr, self.weight_decay = lr, weight_decay
         self.state = [{} for _ in self.params]   # per-parameter memory (velocity, moments)
         self.t = 0                               # number of steps taken
@@ -92,6 +93,13 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(params, lr, weight_decay)
+        if (not isinstance(betas, (tuple, list)) or len(betas) != 2
+                or not all(isinstance(b, (int, float, np.floating)) and 0 <= b < 1 for b in betas)):
+            raise ValueError(f"betas must be a pair (beta1, beta2) of numbers in [0, 1), the "
+                             f"decay rates of the two running means, got {betas!r} "
+                             f"(the usual: (0.9, 0.999))")
+        if not (isinstance(eps, (int, float, np.floating)) and eps > 0):
+            raise ValueError(f"eps must be a positive number, got {eps!r}")
         self.beta1, self.beta2 = betas
         self.eps = eps
 

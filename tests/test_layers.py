@@ -422,3 +422,15 @@ def test_backward_before_forward_says_so(layer):
     with pytest.raises(RuntimeError, match=rf"{name}.backward needs what forward keeps: call "
                                            rf"{name}.forward first"):
         layer.backward(np.ones((1, 2), np.float32))
+
+
+def test_batchnorm_argument_errors():
+    with pytest.raises(ValueError, match=r"num_features must be a positive int \(the channels"):
+        BatchNorm2D(True)
+    with pytest.raises(ValueError, match=r"num_features must be a positive int"):
+        BatchNorm2D(0)
+    with pytest.raises(ValueError, match=r"momentum .* must be in \[0, 1\], got 1.5.*Keras' 0.99"):
+        BatchNorm2D(4, momentum=1.5)
+    with pytest.raises(ValueError, match=r"eps must be a positive number.*got 0"):
+        BatchNorm2D(4, eps=0)
+    assert BatchNorm2D(4, momentum=0.0, eps=1e-3).momentum == 0.0

@@ -83,6 +83,17 @@ def test_optimizer_argument_errors():
         Adam(Holder().parameters(), lr=0)
     with pytest.raises(ValueError, match="momentum"):
         Momentum(Holder().parameters(), momentum=1.0)
+    with pytest.raises(ValueError, match=r"lr \(learning rate\) must be a positive number, got nan"):
+        SGD(Holder().parameters(), lr=float("nan"))
+    with pytest.raises(ValueError, match=r"weight_decay must be a number >= 0, got nan"):
+        Adam(Holder().parameters(), weight_decay=float("nan"))
+    with pytest.raises(ValueError, match=r"weight_decay must be a number >= 0, got -0.1"):
+        SGD(Holder().parameters(), weight_decay=-0.1)
+    for betas in [(0.9, 1.0), (0.9,), 0.9, (-0.1, 0.999)]:
+        with pytest.raises(ValueError, match=r"betas must be a pair \(beta1, beta2\) of numbers in \[0, 1\)"):
+            Adam(Holder().parameters(), betas=betas)
+    with pytest.raises(ValueError, match=r"eps must be a positive number, got 0"):
+        Adam(Holder().parameters(), eps=0)
 
 
 # --------------------------------------------------------------------------------------------
