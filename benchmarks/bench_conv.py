@@ -26,9 +26,10 @@ Timings on a shared machine are noisy; rerun on a quiet one before quoting them.
 course's reference machine (a 2-core VM), multi-threaded OpenBLAS is bimodal: measured on shape
 (b), blocks of 5 calls 0.3 s apart (an earlier default pause) took 4-6 ms or, about half the
 time, 12-15 ms for all 5 calls (with one thread: 5-8 ms, never the slow mode); hence 5 rounds,
-so that the best of them is rarely all slow. When other processes compete for the cores, multi-threaded OpenBLAS slows
-down badly at every call, and helpers (a few small matrix products per image) more than the
-textbook (three large ones); there, compare with --threads 1 --clock cpu.
+so that the best of them is rarely all slow. When other processes compete for the cores,
+multi-threaded OpenBLAS slows down badly at every call, and helpers (a few small matrix
+products per image) more than the textbook (three large ones); there, compare with
+--threads 1 --clock cpu.
 """
 
 import argparse
@@ -132,8 +133,8 @@ def timed(fn):
 def main():
     stat = np.min if args.stat == "best" else np.median
     rows = []
-    print(perf.machine())
-    print(f"NumPy {np.__version__}, threads {args.threads}, {args.stat} of {args.rounds} "
+    print(perf.machine())                     # the CPU, NumPy and its BLAS
+    print(f"threads {args.threads}, {args.stat} of {args.rounds} "
           f"rounds x {args.repeats} calls ({args.clock} clock)"
           + (f", torch {torch.__version__}" if torch else ", torch not installed"))
     for name, n, c, hw, f, k, pad in SHAPES:

@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from helpers.layers import sublayers
+
 __all__ = ["numerical_gradient", "numerical_gradient_array", "rel_error", "check_layer",
            "check_model"]
 
@@ -66,10 +68,8 @@ def rel_error(a, b):
 
 def _random_layers(layer):
     """Every sub-layer that draws random numbers (has an ``rng``), e.g. Dropout."""
-    found = [layer] if isinstance(getattr(layer, "rng", None), np.random.Generator) else []
-    for _, child in getattr(layer, "named_children", lambda: [])():
-        found += _random_layers(child)
-    return found
+    return [sub for sub in sublayers(layer)
+            if isinstance(getattr(sub, "rng", None), np.random.Generator)]
 
 
 def _repeatable(layer):

@@ -25,8 +25,8 @@ import numpy as np
 from helpers import conv
 
 __all__ = [
-    "seed", "input_grad", "Parameter", "Layer", "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D",
-    "ReLU", "Sigmoid", "Tanh", "Flatten", "Dense", "Dropout", "BatchNorm2D", "SoftmaxCrossEntropy",
+    "seed", "input_grad", "sublayers", "Parameter", "Layer", "Conv2D", "MaxPool2D", "AvgPool2D",
+    "GlobalAvgPool2D", "ReLU", "Sigmoid", "Tanh", "Flatten", "Dense", "Dropout", "BatchNorm2D", "SoftmaxCrossEntropy",
 ]
 
 # ----------------------------------------------------------------------------------------------
@@ -68,6 +68,14 @@ def _child_seed(rng):
 # ----------------------------------------------------------------------------------------------
 # Checks shared by several layers (geometry checks live in helpers.conv)
 # ----------------------------------------------------------------------------------------------
+def sublayers(layer):
+    """Yield ``layer`` and every layer inside it, depth first (composites such as Sequential,
+    Concat and Residual have ``named_children``)."""
+    yield layer
+    for _, child in getattr(layer, "named_children", list)():
+        yield from sublayers(child)
+
+
 def _floats(x):
     """x as an array; integers (uint8 pixels, say) become float32, the layers' default dtype,
     so that every layer gives floats whatever it is fed."""
@@ -485,7 +493,7 @@ class Sigmoid(Layer):
     def forward(self, x, train=True):
         # exp of a large positive number overflows; tanh gives the same function stably
         x = _floats(x)
-        out = x.dtype.type(0.5) * (1 + np.tanh(x.dtype.type(0.5) * x))
+        out = 0.5 * (1 + np.tanh(0.5 * x))
         self.cache = out
         return out
 

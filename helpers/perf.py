@@ -76,8 +76,7 @@ def machine():
     """One line about this machine, for the top of any table of timings, e.g.
     'AMD EPYC, 2 cores (L2 1 MiB, L3 32 MiB); NumPy 2.4.6, openblas 0.3.31 (SkylakeX kernels,
     2 threads)'. The BLAS part comes from threadpoolctl when it is installed."""
-    cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-             else os.cpu_count() or 1)
+    cores = conv._usable_cores()
     caches = _caches()
     line = f"{_cpu_model()}, {cores} core{'s' if cores != 1 else ''}"
     line += f" ({caches})" if caches else ""

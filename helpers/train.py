@@ -15,7 +15,7 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from helpers.layers import input_grad
+from helpers.layers import input_grad, sublayers
 
 __all__ = ["History", "fit", "evaluate"]
 
@@ -102,14 +102,13 @@ def evaluate(model, loss, x, y, batch_size=256):
     return total / n, correct / n
 
 
-def _reseed(layer, seeds):
-    """Give every random layer in ``layer`` (composites searched depth first) its own
+def _reseed(model, seeds):
+    """Give every random layer in ``model`` (composites searched depth first) its own
     generator, spawned from the SeedSequence ``seeds``: without it, a Dropout would go on from
     wherever its generator stood, and two runs of fit with one seed would differ."""
-    if hasattr(layer, "reseed"):
-        layer.reseed(seeds.spawn(1)[0])
-    for _, child in getattr(layer, "named_children", list)():
-        _reseed(child, seeds)
+    for layer in sublayers(model):
+        if hasattr(layer, "reseed"):
+            layer.reseed(seeds.spawn(1)[0])
 
 
 def fit(model, loss, optimizer, x, y, epochs=1, batch_size=64, validation=None, seed=0,
