@@ -30,6 +30,7 @@ All checks live in this module (``pair``, ``resolve_padding``, ``output_size`` a
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import os
@@ -495,7 +496,7 @@ class _Plan:
         self.side = self.flat and not self.by_image
         largest = max(1, GROUP_BYTES // (self.rows * self.pixels * dtype.itemsize))
         groups = -(-self.n // largest)                        # ceil: as few groups as fit,
-        if self.by_image and THREADS > 1 and self.n > 1:      # an even number, for 2 threads
+        if THREADS > 1 and self.n > 1:                        # an even number, for 2 threads
             groups = min(self.n, groups + groups % 2 if groups > 1 else 2)
         self.group = -(-self.n // groups)                     # then balanced in size
 
@@ -589,17 +590,21 @@ class _Plan:
                 dbuf[..., start:start + length] += taps[..., i, j, :]
 
 
-# 4. With two cores or more and images large enough for a product each (``by_image``), the
-#    groups are shared between two threads (``THREADS``; an even number of groups, so both get
-#    the same work). NumPy lets go of Python's lock inside its copies and matrix products, so
-#    both cores work. Meanwhile the BLAS is held to one thread per call (``threadpoolctl``): its
-#    own threading splits each small product in two and runs it at about one core's speed.
-#    Measured on the reference machine, forward plus backward, one thread -> two, in A/B runs:
-#    73-82 -> 55-62 ms on bench_conv's shape (c) (in a fast phase of the machine; bench_conv's
-#    later runs of the two-thread code gave 60-72 ms); on (a) 5.6-6.0 -> 4.9-6.2 ms in one run
-#    (within the noise), 6.4 -> 5.0 ms (best of 8 rounds) in another.
-#    One product per group (small images) gained nothing this way, so it keeps the BLAS's
-#    threads.
+# 4. With two cores or more the groups are shared between two threads (``THREADS``; an even
+#    number of groups, so both get the same work). NumPy lets go of Python's lock inside its
+#    copies and matrix products, so both cores work. Meanwhile the BLAS is held to one thread
+#    per call (``threadpoolctl``): its own threading splits each small product in two and runs
+#    it at about one core's speed. Measured on the reference machine, forward plus backward,
+#    one thread -> two, in A/B runs: 73-82 -> 55-62 ms on bench_conv's shape (c) (in a fast
+#    phase of the machine; bench_conv's later runs of the two-thread code gave 60-72 ms); on
+#    (a) 5.6-6.0 -> 4.9-6.2 ms in one run (within the noise), 6.4 -> 5.0 ms (best of 8 rounds)
+#    in another.
+#    Small images (one product per group) were first left to the BLAS's own threads. Their
+#    products then take one of two speeds, seemingly at random: bench_train's second
+#    convolution, forward alone, took 2.1-2.9 ms or 4.6-6.4 ms in 40 samples 0.3 s apart, where
+#    one thread took 2.6-4.1 ms every time. Shared here, its forward plus backward took 6.9-10.5
+#    ms (10th to 90th percentile; BLAS held to one thread throughout), against 9.1-12.1 ms in
+#    one thread and 7.9-16.3 ms (median 8.5) with the BLAS's threads.
 #    A process started with OPENBLAS_NUM_THREADS or OMP_NUM_THREADS set to 1 (to run on one
 #    core, as the benchmarks' --threads 1 does) gets one thread here too.
 
@@ -614,6 +619,17 @@ class _Plan:
 #    them into the next image, where nothing changes. Measured, forward plus backward, best
 #    of 10 rounds: (b) 4.4 -> 4.0 ms (6.1 -> 5.1 ms in a slower phase of the machine); the
 #    training network's second convolution 5.8 -> 5.7 ms and 5.8 -> 5.5 ms.
+
+
+# 6. A training step calls the BLAS outside the convolutions too (Dense layers, the loss).
+#    With two BLAS threads there, OpenBLAS's second thread goes on spinning on the other core
+#    after each call (for about 0.1 s), and competes there with the next convolution's second
+#    thread. ``helpers.train.fit`` therefore holds the BLAS to one thread for its epochs
+#    (``one_blas_thread``): the second core then runs helpers' own thread only. Measured on the
+#    reference machine, bench_train's network, mean training step in interleaved blocks of 20
+#    steps, three runs: 21.3-23.0 ms with the BLAS's threads for small images and outside the
+#    convolutions, 18.1-19.0 ms with both changes (20.8-21.9 with only the BLAS held, 22.4-23.8
+#    with only the small images shared).
 
 
 def _usable_cores():
@@ -639,27 +655,45 @@ if hasattr(os, "register_at_fork"):     # a forked child has no pool thread: sta
     os.register_at_fork(after_in_child=lambda: _share_state.update(pool=None))
 
 
+def _blas():
+    """threadpoolctl's handle on the BLAS libraries, made once; False without threadpoolctl
+    (then helpers runs in one thread: the BLAS threads and ours would compete for the cores)."""
+    if _share_state["blas"] is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _share_state["blas"] = False
+        else:
+            _share_state["blas"] = ThreadpoolController().select(user_api="blas")
+    return _share_state["blas"]
+
+
+def one_blas_thread():
+    """A context manager that holds the BLAS to one thread while helpers' own two threads are
+    on (``THREADS``), e.g. around ``helpers.train.fit``'s epochs (note 6); else it does nothing.
+
+    >>> with one_blas_thread():
+    ...     pass
+    """
+    blas = _blas() if THREADS > 1 else False
+    return blas.limit(limits=1) if blas else contextlib.nullcontext()
+
+
 def _share(work, plan):
     """Run ``work(lo, hi)`` over the images [0, N) of ``plan`` and return its results as a
     list: in two threads, each with half the groups, when that pays (see note 4), else in this
     thread. Calls from several threads at once run one at a time in two threads, the others
     in their own thread."""
     starts = range(0, plan.n, plan.group)
-    if (THREADS < 2 or not plan.by_image or len(starts) < 2 or _share_state["blas"] is False
+    if (THREADS < 2 or len(starts) < 2 or not _blas()
             or not _share_lock.acquire(blocking=False)):
         return [work(0, plan.n)]
     try:
         if _share_state["pool"] is None:
-            try:
-                from threadpoolctl import ThreadpoolController
-            except ImportError:                 # without it, the BLAS threads would compete
-                _share_state["blas"] = False
-                return [work(0, plan.n)]
             from concurrent.futures import ThreadPoolExecutor
-            _share_state["blas"] = ThreadpoolController().select(user_api="blas")
             _share_state["pool"] = ThreadPoolExecutor(1, thread_name_prefix="helpers.conv")
         half = starts[len(starts) // 2]
-        with _share_state["blas"].limit(limits=1):
+        with _blas().limit(limits=1):
             other = _share_state["pool"].submit(work, half, plan.n)
             try:
                 mine = work(0, half)

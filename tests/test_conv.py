@@ -66,7 +66,7 @@ def pool_configs(draw):
 @contextlib.contextmanager
 def layout(by_image_pixels, threads=1):
     """Run the fast path with one matrix product per image (1) or per group (10**9), in one
-    thread or sharing the groups between two (only one product per image does that)."""
+    thread or sharing the groups between two."""
     old = conv.BY_IMAGE_PIXELS, conv.THREADS
     conv.BY_IMAGE_PIXELS, conv.THREADS = by_image_pixels, threads
     try:
@@ -112,8 +112,7 @@ def test_conv2d_backward_matches_naive(cfg, by_image_pixels, threads):
                                                    (3, (2, 1), False)])
 @pytest.mark.parametrize("by_image_pixels, threads, group", [
     (1, 1, 3), (10**9, 1, 3),   # 7 images at up to 3 a time: groups of 3, 3, 1
-    (1, 2, 2),                  # shared by two threads: 4 groups (2, 2 | 2, 1)
-    (10**9, 2, 3)])             # one product per group: never shared
+    (1, 2, 2), (10**9, 2, 2)])  # shared by two threads: 4 groups (2, 2 | 2, 1)
 def test_conv2d_every_layout_matches_naive(filters, stride, flat, by_image_pixels, threads,
                                            group):
     rng = np.random.default_rng(3)
@@ -187,15 +186,17 @@ def test_conv2d_in_groups_of_images(monkeypatch, stride, pixels, images, expecte
         np.testing.assert_allclose(got, expected, atol=1e-12)
 
 
-def test_two_threads_share_the_groups_and_give_the_same_result(monkeypatch):
-    # one product per image (28x28: 784 grid points): the groups are shared by two threads,
-    # which compute each image as one thread does, so the output is bit for bit the same
+@pytest.mark.parametrize("hw, by_image", [((28, 28), True), ((9, 7), False)])
+def test_two_threads_share_the_groups_and_give_the_same_result(monkeypatch, hw, by_image):
+    # one product per image (28x28: 784 grid points) or per group (9x7: 35 grid points, side by
+    # side): the groups are shared by two threads, which compute each image as one thread
+    # does, so the output is bit for bit the same
     threadpoolctl = pytest.importorskip("threadpoolctl")
     rng = np.random.default_rng(5)
-    x = rng.standard_normal((9, 2, 28, 28)).astype(np.float32)
-    w = rng.standard_normal((4, 2, 5, 5)).astype(np.float32)
+    x = rng.standard_normal((9, 2, *hw)).astype(np.float32)
+    w = rng.standard_normal((4, 2, 5, 3)).astype(np.float32)
     b = rng.standard_normal(4).astype(np.float32)
-    dout = rng.standard_normal((9, 4, 24, 24)).astype(np.float32)
+    dout = rng.standard_normal((9, 4, hw[0] - 4, hw[1] - 2)).astype(np.float32)
     monkeypatch.setattr(conv, "GROUP_BYTES", 1)                  # one image per group
     real_groups = conv._Plan.groups
     threads_seen = {1: set(), 2: set()}
@@ -208,15 +209,36 @@ def test_two_threads_share_the_groups_and_give_the_same_result(monkeypatch):
         monkeypatch.setattr(conv._Plan, "groups", spy)
         monkeypatch.setattr(conv, "THREADS", threads)
         out, cache = conv.conv2d_forward(x, w, b)
-        assert cache["plan"].by_image and cache["plan"].group == 1
+        assert cache["plan"].by_image == by_image and cache["plan"].group == 1
         results[threads] = (out,) + conv.conv2d_backward(dout, cache)
     assert len(threads_seen[1]) == 1
     assert len(threads_seen[2]) == 2                             # this thread and the pool's
     np.testing.assert_array_equal(results[2][0], results[1][0])
     for got, expected in zip(results[2][1:], results[1][1:]):
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    expected = conv.conv2d_backward_naive(dout, x.astype(np.float64), w.astype(np.float64), b)
+    for got, exact in zip(results[2][1:], expected):
+        np.testing.assert_allclose(got, exact, rtol=1e-4, atol=1e-4)
     # the BLAS's thread count is back to what it was
     assert [i["num_threads"] for i in threadpoolctl.threadpool_info()] == blas_before
+
+
+def test_one_blas_thread_holds_the_blas_while_helpers_uses_two(monkeypatch):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info()
+                if i["user_api"] == "blas"]
+
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):   # what a 2-core machine has
+        before = blas_threads()
+        monkeypatch.setattr(conv, "THREADS", 2)
+        with conv.one_blas_thread():
+            assert blas_threads() == [1] * len(before)
+        assert blas_threads() == before
+        monkeypatch.setattr(conv, "THREADS", 1)                  # one core: nothing to share
+        with conv.one_blas_thread():
+            assert blas_threads() == before
 
 
 def test_a_second_caller_runs_in_its_own_thread(monkeypatch):

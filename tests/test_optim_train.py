@@ -176,6 +176,38 @@ def test_fit_reseeds_dropout_inside_composites():
     assert inner.rng is not before
 
 
+def test_fit_holds_the_blas_to_one_thread_while_helpers_uses_two(monkeypatch):
+    # helpers.conv note 6: during the epochs the second core is helpers' own, then it is given back
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from helpers import conv
+
+    def blas_threads():
+        return {i["num_threads"] for i in threadpoolctl.threadpool_info()
+                if i["user_api"] == "blas"}
+
+    class Spy(Layer):
+        seen = set()
+
+        def forward(self, x, train=True):
+            Spy.seen |= blas_threads()
+            return x
+
+        def backward(self, dout):
+            return dout
+
+    x, y = toy_data(n=64)
+    model = Sequential(Spy(), Flatten(), Dense(36, 3, rng=0))
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        before = blas_threads()
+        for threads, expected in ((2, {1}), (1, before)):
+            monkeypatch.setattr(conv, "THREADS", threads)
+            Spy.seen = set()
+            fit(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.01), x, y,
+                validation=(x, y), progress=False)
+            assert Spy.seen == expected
+            assert blas_threads() == before
+
+
 def test_callback_after_each_epoch():
     calls = []
     train_once(epochs=2, callback=lambda epoch, history: calls.append((epoch, len(history.loss))))
