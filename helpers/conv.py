@@ -679,22 +679,23 @@ def one_blas_thread():
     return blas.limit(limits=1) if blas else contextlib.nullcontext()
 
 
-def _share(work, plan):
-    """Run ``work(lo, hi)`` over the images [0, N) of ``plan`` and return its results as a
-    list: in two threads, each with half the groups, when that pays (see note 4), else in this
-    thread. Calls from several threads at once run one at a time in two threads, the others
-    in their own thread."""
-    starts = range(0, plan.n, plan.group)
-    if (THREADS < 2 or len(starts) < 2 or not _blas()
+def share_images(work, n, half=None):
+    """Run ``work(lo, hi)`` over the images [0, n) and return its results as a list: work(0,
+    half) in this thread and work(half, n) in helpers' second thread when helpers uses two
+    (``THREADS``, note 4), else work(0, n) here. half: where the second thread starts, by
+    default n // 2. work must write only to its own images' part of a result. Calls from
+    several threads at once run one at a time in two threads, the others in their own thread.
+    Used by the convolutions (half their groups each) and by MaxPool2D."""
+    half = n // 2 if half is None else half
+    if (THREADS < 2 or not 0 < half < n or not _blas()
             or not _share_lock.acquire(blocking=False)):
-        return [work(0, plan.n)]
+        return [work(0, n)]
     try:
         if _share_state["pool"] is None:
             from concurrent.futures import ThreadPoolExecutor
             _share_state["pool"] = ThreadPoolExecutor(1, thread_name_prefix="helpers.conv")
-        half = starts[len(starts) // 2]
         with _blas().limit(limits=1):
-            other = _share_state["pool"].submit(work, half, plan.n)
+            other = _share_state["pool"].submit(work, half, n)
             try:
                 mine = work(0, half)
             finally:
@@ -702,6 +703,12 @@ def _share(work, plan):
         return [mine, theirs]
     finally:
         _share_lock.release()
+
+
+def _share(work, plan):
+    """``share_images`` for a convolution: each thread gets half of ``plan``'s groups."""
+    starts = range(0, plan.n, plan.group)
+    return share_images(work, plan.n, starts[len(starts) // 2] if len(starts) > 1 else plan.n)
 
 
 def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):

@@ -415,10 +415,17 @@ class MaxPool2D(_Pool2D):
         kh, kw = self.kernel_size
         # win[n, c, i, a, j, b] = x[n, c, i*KH + a, j*KW + b]: window (i, j), pixel (a, b) in it
         win = x.reshape(n, c, h // kh, kh, w // kw, kw)
-        out = win[:, :, :, 0, :, 0].copy()
-        for a in range(kh):
-            for b in range(kw):
-                np.maximum(out, win[:, :, :, a, :, b], out=out)
+        out = np.empty((n, c, h // kh, w // kw), dtype=win.dtype)
+
+        def work(lo, hi):                              # images lo..hi-1
+            o, v = out[lo:hi], win[lo:hi]
+            o[...] = v[:, :, :, 0, :, 0]
+            for a in range(kh):
+                for b in range(kw):
+                    if a or b:
+                        np.maximum(o, v[:, :, :, a, :, b], out=o)
+
+        _by_halves(work, x)
         self.cache = ("tiled", win, out)
         return out
 
@@ -427,16 +434,34 @@ class MaxPool2D(_Pool2D):
             return conv.max_pool2d_backward(dout, self.cache[1])
         _, win, out = self.cache
         n, c, oh, kh, ow, kw = win.shape
+        dout = conv._check_dout(dout, out.shape)
         dwin = np.empty(win.shape, dtype=dout.dtype)
-        not_found = np.ones(out.shape, dtype=bool)     # windows whose max is still to be found
-        hit = np.empty(out.shape, dtype=bool)
-        for a in range(kh):
-            for b in range(kw):
-                np.equal(win[:, :, :, a, :, b], out, out=hit)
-                hit &= not_found                       # only the first max of each window
-                np.multiply(dout, hit, out=dwin[:, :, :, a, :, b])
-                not_found &= ~hit
+
+        def work(lo, hi):                              # images lo..hi-1
+            v, o, d, dv = win[lo:hi], out[lo:hi], dout[lo:hi], dwin[lo:hi]
+            not_found = np.ones(o.shape, dtype=bool)   # windows whose max is still to be found
+            hit = np.empty(o.shape, dtype=bool)
+            for a in range(kh):
+                for b in range(kw):
+                    np.equal(v[:, :, :, a, :, b], o, out=hit)
+                    hit &= not_found                   # only the first max of each window
+                    np.multiply(d, hit, out=dv[:, :, :, a, :, b])
+                    not_found &= ~hit
+
+        _by_halves(work, dwin)
         return dwin.reshape(n, c, oh * kh, ow * kw)
+
+
+# Arrays of at least this many numbers are pooled in two threads, half the images each, when
+# helpers uses two (``helpers.conv.share_images``); below it, starting the second thread costs
+# more than it saves.
+SHARE_SIZE = 1 << 16
+
+
+def _by_halves(work, a):
+    """Run work(lo, hi) over the images of ``a``: in two threads when ``a`` is large."""
+    n = a.shape[0]
+    conv.share_images(work, n, n // 2 if a.size >= SHARE_SIZE else n)
 
 
 class AvgPool2D(_Pool2D):

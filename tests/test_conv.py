@@ -241,6 +241,22 @@ def test_one_blas_thread_holds_the_blas_while_helpers_uses_two(monkeypatch):
             assert blas_threads() == before
 
 
+def test_without_threadpoolctl_everything_runs_in_one_thread(monkeypatch):
+    # the BLAS threads could not be held back, and ours would compete with them
+    import sys
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)     # import fails
+    monkeypatch.setitem(conv._share_state, "blas", None)
+    monkeypatch.setattr(conv, "THREADS", 2)
+    seen = []
+    assert conv.share_images(lambda lo, hi: seen.append((lo, hi)), 8) == [None]
+    assert seen == [(0, 8)]
+    with conv.one_blas_thread():
+        pass
+    rng = np.random.default_rng(2)
+    x, w = rng.standard_normal((6, 2, 9, 9)), rng.standard_normal((3, 2, 3, 3))
+    np.testing.assert_allclose(conv.conv2d(x, w), conv.conv2d_naive(x, w), rtol=1e-10, atol=1e-10)
+
+
 def test_a_second_caller_runs_in_its_own_thread(monkeypatch):
     # while one call holds the two threads, another (from a user's thread) runs on its own
     monkeypatch.setattr(conv, "THREADS", 2)

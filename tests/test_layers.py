@@ -126,6 +126,39 @@ def test_maxpool_layer_ties_send_the_gradient_to_the_first_max_only(k, s):
     np.testing.assert_array_equal(dx, conv.max_pool2d_backward_naive(np.ones_like(out), x, k, s))
 
 
+def test_maxpool_tiled_path_shares_large_batches_between_two_threads(monkeypatch):
+    # the large-array path (layers.SHARE_SIZE) pools half the images in the second thread; the
+    # result, ties included, is bit for bit the loops' result, and a small array stays in one
+    import threading
+    pytest.importorskip("threadpoolctl")
+    monkeypatch.setattr(conv, "THREADS", 2)
+    monkeypatch.setattr(layers, "SHARE_SIZE", 200)
+    seen = set()
+    real = conv.share_images
+
+    def spy(work, n, half=None):
+        def watched(lo, hi):
+            seen.add(threading.current_thread().name)
+            return work(lo, hi)
+        return real(watched, n, half)
+
+    monkeypatch.setattr(conv, "share_images", spy)
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 3, (5, 3, 6, 4)).astype(np.float32)   # many ties in the windows
+    dout = rng.standard_normal((5, 3, 3, 2)).astype(np.float32)
+    layer = MaxPool2D(2)
+    out = layer.forward(x)
+    dx = layer.backward(dout)
+    assert len(seen) == 2                                   # this thread and helpers' second
+    np.testing.assert_array_equal(out, conv.max_pool2d_naive(x, 2))
+    np.testing.assert_array_equal(dx, conv.max_pool2d_backward_naive(dout, x, 2))
+    seen.clear()
+    layer.forward(x[:1, :1])                                # 24 numbers: one thread
+    assert len(seen) == 1
+    with pytest.raises(ValueError, match="dout must have the shape"):
+        layer.backward(dout[:, :2])
+
+
 def test_batchnorm_gradients_in_eval_mode():
     layer = BatchNorm2D(3)
     layer.buffers["running_mean"][:] = [0.5, -1, 2]
