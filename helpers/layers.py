@@ -803,11 +803,17 @@ class SoftmaxCrossEntropy(Layer):
             raise ValueError("NaN or inf reached the loss: training diverged. Try a lower learning "
                              "rate (e.g. 10x smaller), and check that the inputs are scaled "
                              "(x / 255) and contain no NaN")
-        z = logits - logits.max(axis=1, keepdims=True)          # every row's max is now 0
+        if not np.issubdtype(logits.dtype, np.floating):
+            logits = logits.astype(np.float64)
+        dtype = logits.dtype
+        with np.errstate(over="ignore"):
+            z = logits - logits.max(axis=1, keepdims=True)      # every row's max is now 0
+        if not np.isfinite(z).all():      # a row spans more than the dtype holds (float32: 3.4e38)
+            z = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
         log_probs = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
         rows = np.arange(n)
-        self.cache = (np.exp(log_probs), y)
-        return float(-log_probs[rows, y].mean())
+        self.cache = (np.exp(log_probs).astype(dtype, copy=False), y)
+        return float(-log_probs[rows, y].mean()) + 0.0          # + 0.0: never print -0.0
 
     def __call__(self, logits, y):
         return self.forward(logits, y)

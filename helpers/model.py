@@ -215,8 +215,11 @@ class Sequential(_Composite):
 
     def _predict_logits(self, x, batch_size):
         x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):             # as fit and evaluate say
+            raise ValueError(f"x has dtype {x.dtype}; scale images to floats first, e.g. "
+                             f"x = x.astype(np.float32) / 255")
         params = self.parameters()
-        if params and np.issubdtype(x.dtype, np.floating):
+        if params:
             x = x.astype(params[0].data.dtype, copy=False)     # float64 input, float32 model
         return np.concatenate([self.forward(x[i:i + batch_size], train=False)
                                for i in range(0, len(x), batch_size)])

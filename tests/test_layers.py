@@ -1,4 +1,6 @@
 """helpers.layers: gradient checks of every layer (float64), shapes, dtypes, seeding, errors."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -189,6 +191,17 @@ def test_softmax_cross_entropy_values_and_stability():
     d = loss.backward()
     assert np.isfinite(d).all() and d.dtype == np.float32
     np.testing.assert_allclose(d, [[0, 0, 0], [-0.5, 0.25, 0.25]], atol=1e-7)
+    # logits whose row spans more than float32 holds (3e38 - (-3e38)): the loss is still exact,
+    # without an overflow warning, and the gradient stays float32
+    huge = np.array([[3e38, -3e38, 0.0]], dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert loss.forward(huge, np.array([1])) == pytest.approx(6e38, rel=1e-6)
+        d = loss.backward()
+    assert d.dtype == np.float32
+    np.testing.assert_array_equal(d, [[1, -1, 0]])
+    # a perfect prediction costs 0.0, not -0.0
+    assert str(loss.forward(huge, np.array([0]))) == "0.0"
 
 
 # --------------------------------------------------------------------------------------------

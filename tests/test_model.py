@@ -270,6 +270,10 @@ def test_predict_and_predict_proba():
     np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
     np.testing.assert_array_equal(model.predict(x, batch_size=4), proba.argmax(axis=1))
     np.testing.assert_array_equal(model.predict(x), model.forward(x, train=False).argmax(axis=1))
+    # unscaled images are refused, as fit and evaluate refuse them
+    for predict in (model.predict, model.predict_proba):
+        with pytest.raises(ValueError, match=r"dtype uint8; scale images to floats first"):
+            predict((x * 255).astype(np.uint8))
 
 
 # --------------------------------------------------------------------------------------------
