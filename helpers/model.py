@@ -21,6 +21,16 @@ from helpers.layers import input_grad as _input_grad
 __all__ = ["Sequential", "Concat", "Residual", "Summary"]
 
 
+def float_images(x, dtype=None, name="x"):
+    """x as a float array (in ``dtype`` when given), or a ValueError for integer images, which
+    still need scaling (fit, evaluate and predict all check this here)."""
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise ValueError(f"{name} has dtype {x.dtype}; scale images to floats first, e.g. "
+                         f"{name} = {name}.astype(np.float32) / 255")
+    return x if dtype is None else x.astype(dtype, copy=False)
+
+
 class _Composite(Layer):
     """A layer made of named child layers; parameters are the children's, with prefixed names."""
 
@@ -214,13 +224,8 @@ class Sequential(_Composite):
         return self.layers[i]
 
     def _predict_logits(self, x, batch_size):
-        x = np.asarray(x)
-        if not np.issubdtype(x.dtype, np.floating):             # as fit and evaluate say
-            raise ValueError(f"x has dtype {x.dtype}; scale images to floats first, e.g. "
-                             f"x = x.astype(np.float32) / 255")
-        params = self.parameters()
-        if params:
-            x = x.astype(params[0].data.dtype, copy=False)     # float64 input, float32 model
+        params = self.parameters()                              # float64 input, float32 model
+        x = float_images(x, params[0].data.dtype if params else None)
         return np.concatenate([self.forward(x[i:i + batch_size], train=False)
                                for i in range(0, len(x), batch_size)])
 

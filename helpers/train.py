@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from helpers.conv import one_blas_thread
 from helpers.layers import input_grad, sublayers
+from helpers.model import float_images
 
 __all__ = ["History", "fit", "evaluate"]
 
@@ -59,10 +60,7 @@ def _model_dtype(model):
 
 def _check_data(model, x, y, name="x", yname="y"):
     """Validate (x, y) against each other and the model; returns x in the model's dtype."""
-    x, y = np.asarray(x), np.asarray(y)
-    if not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(f"{name} has dtype {x.dtype}; scale images to floats first, e.g. "
-                         f"{name} = {name}.astype(np.float32) / 255")
+    x, y = float_images(x, name=name), np.asarray(y)
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
         raise ValueError(f"{yname} must be integer class labels of shape (N,), got shape {y.shape} "
                          f"and dtype {y.dtype}" + ("; for one-hot rows use y.argmax(axis=1)"
