@@ -560,34 +560,42 @@ class _Plan:
         return cols
 
     def col2im(self, dcols, dbuf):
-        """Adjoint of ``im2col``: add a group's dcols back into dbuf (m, C, row), zeroed first;
-        one strided (flat: contiguous) ``+=`` per kernel tap. Windows overlap, so it must be
-        +=, never =."""
+        """Adjoint of ``im2col`` with a stride: add a group's dcols back into dbuf (m, C, row),
+        zeroed first; one strided ``+=`` per kernel tap. Windows overlap, so it must be +=,
+        never =."""
         m = dbuf.shape[0]
-        taps = self.unfold(dcols, m, (self.c, *self.k), self.tail)
-        if not self.flat:
-            dbuf[...] = 0
-            _scatter_windows(taps, None, self.s, self.d, out=self.padded(dbuf))
-            return
-        self.add_taps(taps, dbuf)
-
-    def col2im_side_by_side(self, dcols, dbuf):
-        """``col2im`` for a group in the side-by-side layout (see note 5): dcols
-        (C*KH*KW, m * Hp*Wp), each image on a grid of the padded image's full size; dbuf
-        (C, m * Hp*Wp + reach), channel by channel: one += per kernel tap, contiguous across
-        all the images."""
-        self.add_taps(_view(dcols, (self.c, *self.k, dcols.shape[1])), dbuf)
-
-    def add_taps(self, taps, dbuf):
-        """The flat col2im: zero dbuf (..., row), then add each tap (i, j) of taps
-        (..., KH, KW, length) at its offset in the flat row, i*dilation*Wp + j*dilation."""
-        (kh, kw), (dh, dw) = self.k, self.d
-        length = taps.shape[-1]
         dbuf[...] = 0
-        for i in range(kh):
-            for j in range(kw):
-                start = i * dh * self.wp + j * dw
-                dbuf[..., start:start + length] += taps[..., i, j, :]
+        _scatter_windows(self.unfold(dcols, m, (self.c, *self.k), self.tail), None, self.s,
+                         self.d, out=self.padded(dbuf))
+
+    def spaced(self, buf, rows, length):
+        """A (rows, length) matrix in the 1-D ``buf`` whose rows lie ``reach`` numbers further
+        apart than their length, with zeros in between: the layout ``add_taps`` reads."""
+        full = _take(buf, (rows, length + self.reach))
+        full[:, length:] = 0
+        return full[:, :length]
+
+    def add_taps(self, dcols, dbuf):
+        """The col2im of the flat layout (stride 1), in one NumPy call: dbuf (..., C, span) =
+        the sum over the kernel taps (i, j) of dcols' row (..., c, i, j) shifted right by the
+        tap's offset in the flat row, i*dilation*Wp + j*dilation (at most ``reach``).
+
+        dcols: (rows, length) from ``spaced``, rows ordered (image, c, i, j); dbuf (m, C, span)
+        by image, or (C, span) side by side. A shifted row starts up to reach numbers before
+        its own start and ends at most reach after, inside the zeros that ``spaced`` put
+        between the rows (span <= length + reach), so all the shifted rows are one strided
+        view of dcols and one sum adds them (note 7). Measured against one ``+=`` per tap: note
+        7."""
+        (kh, kw), (dh, dw) = self.k, self.d
+        e = dcols.itemsize
+        step = dcols.strides[0] // e                        # length + reach
+        assert dbuf.shape[-1] <= step, "internal error: the shifted rows leave their slots"
+        lead = dbuf.shape[:-2]                              # (m,) by image, else ()
+        strides = (self.taps * step,) * len(lead) + (kh * kw * step, kw * step - dh * self.wp,
+                                                     step - dw, 1)
+        shifted = as_strided(dcols, (*lead, self.c, kh, kw, dbuf.shape[-1]),
+                             tuple(v * e for v in strides), writeable=False)
+        np.sum(shifted, axis=(-3, -2), out=dbuf)
 
 
 # 4. With two cores or more the groups are shared between two threads (``THREADS``; an even
@@ -610,15 +618,15 @@ class _Plan:
 
 # 5. The gradient of the images in the side-by-side layout (small images, stride 1): col2im
 #    adds each kernel tap's gradient back where it was read, but an image's grid (OH rows of
-#    Wp) is shorter than its padded image (Hp*Wp), so the images do not line up and each tap
-#    would be one short += per image and channel (25 taps x 6 channels x 20 images, of 140
-#    numbers each, per group of bench_conv's shape (b)). Instead dout is also laid out on grids
-#    of the padded images' full size, zero outside the outputs, and dcols = w.T @ dout is
-#    computed on those: more arithmetic (40 % more for this product on (b)), after which each
-#    tap is one long += across all the images. The zero grid points add exact zeros, some of
-#    them into the next image, where nothing changes. Measured, forward plus backward, best
-#    of 10 rounds: (b) 4.4 -> 4.0 ms (6.1 -> 5.1 ms in a slower phase of the machine); the
-#    training network's second convolution 5.8 -> 5.7 ms and 5.8 -> 5.5 ms.
+#    Wp) is shorter than its padded image (Hp*Wp), so the images would not line up. Instead
+#    dout is also laid out on grids of the padded images' full size, zero outside the outputs,
+#    and dcols = w.T @ dout is computed on those: more arithmetic (40 % more for this product
+#    on bench_conv's shape (b)), after which each channel's images are one long row and every
+#    tap is one shift of it across all the images (``add_taps``). The zero grid points add
+#    exact zeros, some of them into the next image, where nothing changes. Measured, forward
+#    plus backward, best of 10 rounds, when col2im was still one += per tap (per image and
+#    channel without this layout): (b) 4.4 -> 4.0 ms (6.1 -> 5.1 ms in a slower phase of the
+#    machine); the training network's second convolution 5.8 -> 5.7 ms and 5.8 -> 5.5 ms.
 
 
 # 6. A training step calls the BLAS outside the convolutions too (Dense layers, the loss).
@@ -630,6 +638,19 @@ class _Plan:
 #    steps, three runs: 21.3-23.0 ms with the BLAS's threads for small images and outside the
 #    convolutions, 18.1-19.0 ms with both changes (20.8-21.9 with only the BLAS held, 22.4-23.8
 #    with only the small images shared).
+
+
+# 7. The flat col2im was one ``+=`` per kernel tap (25 NumPy calls per group for a 5x5
+#    kernel). ``add_taps`` does the same sum in one call, on a strided view of dcols whose rows
+#    were written ``reach`` numbers apart (``spaced``). Fewer calls matter most with two
+#    threads: between NumPy calls a thread needs Python's lock, and waiting for it (and
+#    waking up) costs more than the small calls themselves. Measured on the reference
+#    machine, backward only, median of 50 calls in blocks of 5, A/B in three runs, two
+#    threads: shape (a) 6.1-6.5 -> 4.9-5.6 ms, (b) 4.4-5.2 -> 4.3-4.8, (c) 48-52 -> 45-48;
+#    one thread, two runs: (a) 4.8-5.4 -> 3.7-4.6 ms, (b) 4.4 -> 4.3. Two threads each running
+#    their own backward on 50 images of (b) took 2.4 and 3.2 ms with the loop of += (1.9 ms
+#    alone), 1.8 ms each with the one sum (1.6 ms alone). Forward plus backward of (b) back
+#    to back, median: 3.5-4.3 -> 2.9 ms.
 
 
 def _usable_cores():
@@ -781,11 +802,12 @@ def conv2d_backward(dout, cache, need_dx=True):
         dgrid_buf = np.zeros(plan.group * plan.f * plan.pixels, dtype=plan.dtype)
         if side:      # grids of the padded images' full size (Hp*Wp), side by side: note 5
             dfull_buf = np.zeros(plan.group * plan.f * area, dtype=plan.dtype)
-            dcols_buf = np.empty(plan.group * plan.taps * area, dtype=plan.dtype)
-            dbuf = np.empty(plan.c * (plan.group * area + plan.reach), dtype=plan.dtype)
+            dcols_buf = np.empty(plan.taps * (plan.group * area + plan.reach), dtype=plan.dtype)
+            dbuf = np.empty(plan.c * plan.group * area, dtype=plan.dtype)
         else:
-            dcols_buf = plan.buffer(plan.taps)
-            dbuf = np.empty(plan.group * plan.c * plan.row, dtype=plan.dtype)
+            dcols_buf = np.empty(plan.group * plan.taps * (plan.pixels + plan.reach),
+                                 dtype=plan.dtype)
+            dbuf = np.empty(plan.group * plan.c * area, dtype=plan.dtype)
         for a, m, xbuf in plan.groups(x, lo, hi):
             cols = plan.im2col(xbuf, cols_buf)
             if plan.direct:                               # dout is already the matrix
@@ -803,15 +825,20 @@ def conv2d_backward(dout, cache, need_dx=True):
                 dfull = _take(dfull_buf, (plan.f, m * area))
                 _view(dfull, (plan.f, m, plan.hp, plan.wp))[:, :, :oh, :ow] = \
                     dout[a:a + m].transpose(1, 0, 2, 3)
-                dcols = np.matmul(w2t, dfull, out=_take(dcols_buf, (plan.taps, m * area)))
-                dxbuf = _take(dbuf, (plan.c, m * area + plan.reach))
-                plan.col2im_side_by_side(dcols, dxbuf)
-                full = _view(dxbuf[:, :m * area], (plan.c, m, plan.hp, plan.wp))
+                dcols = np.matmul(w2t, dfull, out=plan.spaced(dcols_buf, plan.taps, m * area))
+                dxbuf = _take(dbuf, (plan.c, m * area))
+                plan.add_taps(dcols, dxbuf)
+                full = _view(dxbuf, (plan.c, m, plan.hp, plan.wp))
                 dx[a:a + m] = _unpad(full, plan.pads, (plan.h, plan.w)).transpose(1, 0, 2, 3)
                 continue
-            dcols = np.matmul(w2t, dgrid, out=plan.matrix(dcols_buf, m, plan.taps))
-            dxbuf = _take(dbuf, (m, plan.c, plan.row))
-            plan.col2im(dcols, dxbuf)
+            dxbuf = _take(dbuf, (m, plan.c, area))
+            if plan.flat:             # one product per image, into rows spaced for add_taps
+                dcols = plan.spaced(dcols_buf, m * plan.taps, plan.pixels)
+                np.matmul(w2t, dgrid, out=_view(dcols, (m, plan.taps, plan.pixels)))
+                plan.add_taps(dcols, dxbuf)
+            else:
+                plan.col2im(np.matmul(w2t, dgrid, out=plan.matrix(dcols_buf, m, plan.taps)),
+                            dxbuf)
             dx[a:a + m] = plan.crop(dxbuf)
         return dw_t
 
