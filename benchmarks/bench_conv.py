@@ -8,11 +8,18 @@ Run from the repository root:
 Every implementation computes the same thing on the same float32 arrays: the output, and the
 gradients dx, dw, db for a random dout. They are first checked against each other (and the
 loops against the others on the images the loops see), then timed: in --rounds rounds, each
-implementation in turn makes --repeats calls in a row, after an idle pause and one untimed
-call; the table gives the best of all its calls (or the median with --stat median). Timing
+implementation in turn makes --repeats calls in a row, after an idle pause and --warmup seconds
+of untimed calls; the table gives the best of all its calls (or the median with --stat median). Timing
 call by call, interleaved, would be unfair: after a multi-threaded call, OpenBLAS's and
 PyTorch's worker threads keep spinning on the other core for a while (about 0.1 s, measured),
-and the next implementation would share that core with them. Columns:
+and the next implementation would share that core with them. The warm-up then brings the
+cores back to speed: on the course's reference machine (a virtual machine), the first calls
+after an idle pause run slower for tens of milliseconds, for every implementation, most for
+helpers, whose second thread sleeps between calls where PyTorch's spin. Measured on shape (b),
+forward + backward, blocks of 5 calls after 0.5 s idle and one untimed call, against the same
+calls back to back (best / median ms): helpers 4.68 / 5.19 against 2.86 / 3.30, PyTorch 2.05
+/ 2.71 against 1.58 / 1.67. With two idle-priority busy loops keeping both cores awake the
+pause made no difference to helpers (3.17 ms best after it, 3.22 ms without). Columns:
 
 * loops: helpers.conv2d_naive + conv2d_backward_naive on --naive-images images, scaled up to the
   whole batch (the loops take minutes on the full batch);
@@ -45,6 +52,9 @@ parser.add_argument("--rounds", type=int, default=5, help="rounds over the imple
                     "(default 5); the statistic is over all rounds * repeats calls")
 parser.add_argument("--pause", type=float, default=0.5,
                     help="idle seconds before each implementation's calls (default 0.5)")
+parser.add_argument("--warmup", type=float, default=0.25,
+                    help="untimed seconds of calls after the pause (default 0.25; at least one "
+                         "call; 0: one call, this benchmark's protocol before 2026-12-03)")
 parser.add_argument("--stat", choices=["best", "median"], default="best")
 parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                     help="wall: elapsed time (default); cpu: this process's CPU time, steadier "
@@ -169,7 +179,10 @@ def main():
         for _ in range(args.rounds):
             for key, fn in impls.items():
                 time.sleep(args.pause)        # let the last implementation's threads go idle
-                fn()                          # warm up caches and this one's thread pool
+                warm_until = time.perf_counter() + args.warmup
+                fn()                          # warm up caches, this one's threads and the cores
+                while time.perf_counter() < warm_until:
+                    fn()
                 times[key] += [timed(fn) for _ in range(args.repeats)]
         ms = {key: 1e3 * float(stat(v)) for key, v in times.items()}
         naive_s = min(timed(lambda: run_naive(x[:m], w, b, dout[:m], pad))
