@@ -186,6 +186,32 @@ def test_conv2d_in_groups_of_images(monkeypatch, stride, pixels, images, expecte
         np.testing.assert_allclose(got, expected, atol=1e-12)
 
 
+@pytest.mark.parametrize("dilation", [1, (2, 1)])
+@pytest.mark.parametrize("side_by_side", [False, True])
+def test_flat_col2im_sums_the_shifted_taps_and_reads_only_what_it_wrote(dilation, side_by_side):
+    # add_taps adds every kernel tap's row of dcols, shifted by the tap's offset in the long
+    # row, in one sum over a strided view that also reads the gaps between the rows; spaced
+    # writes zeros there. The buffers start as NaN: a read of anything else would show.
+    plan = conv._Plan((3, 2, 7, 6), (4, 2, 3, 2), 1, (1, 1), dilation, np.dtype(np.float64))
+    m, (kh, kw), (dh, dw) = 3, plan.k, plan.d
+    if side_by_side:      # (C*KH*KW, m * Hp*Wp) -> (C, m * Hp*Wp)
+        rows, length, out_shape, lead = plan.taps, m * plan.area, (plan.c, m * plan.area), ()
+    else:                 # by image: (m * C*KH*KW, OH*Wp) -> (m, C, Hp*Wp)
+        rows, length, out_shape, lead = m * plan.taps, plan.pixels, (m, plan.c, plan.area), (m,)
+    buf = np.full(rows * (length + plan.reach), np.nan)
+    dcols = plan.spaced(buf, rows, length)
+    dcols[...] = np.random.default_rng(6).standard_normal(dcols.shape)
+    dbuf = np.full(out_shape, np.nan)
+    plan.add_taps(dcols, dbuf)
+    expected = np.zeros(out_shape[:-1] + (out_shape[-1] + plan.reach + length,))
+    taps = dcols.reshape(*lead, plan.c, kh, kw, length)
+    for i in range(kh):
+        for j in range(kw):
+            start = i * dh * plan.wp + j * dw
+            expected[..., start:start + length] += taps[..., i, j, :]
+    np.testing.assert_allclose(dbuf, expected[..., :out_shape[-1]], rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("hw, by_image", [((28, 28), True), ((9, 7), False)])
 def test_two_threads_share_the_groups_and_give_the_same_result(monkeypatch, hw, by_image):
     # one product per image (28x28: 784 grid points) or per group (9x7: 35 grid points, side by
