@@ -581,11 +581,12 @@ class _Plan:
         tap's offset in the flat row, i*dilation*Wp + j*dilation (at most ``reach``).
 
         dcols: (rows, length) from ``spaced``, rows ordered (image, c, i, j); dbuf (m, C, span)
-        by image, or (C, span) side by side. A shifted row starts up to reach numbers before
-        its own start and ends at most reach after, inside the zeros that ``spaced`` put
-        between the rows (span <= length + reach), so all the shifted rows are one strided
-        view of dcols and one sum adds them (note 7). Measured against one ``+=`` per tap: note
-        7."""
+        by image, or (C, span) side by side. Output position q takes element q - offset of tap
+        (i, j)'s row: for q < offset that is up to ``reach`` numbers before the row's start,
+        for q >= length + offset past its end, and both are the zeros that ``spaced`` put
+        between the rows (span <= length + reach keeps every read in the row's own slot or the
+        gap before it). So all the shifted rows are one strided view of dcols, and one sum
+        over the taps adds them (note 7)."""
         (kh, kw), (dh, dw) = self.k, self.d
         e = dcols.itemsize
         step = dcols.strides[0] // e                        # length + reach
