@@ -8,18 +8,19 @@ Run from the repository root:
 Every implementation computes the same thing on the same float32 arrays: the output, and the
 gradients dx, dw, db for a random dout. They are first checked against each other (and the
 loops against the others on the images the loops see), then timed: in --rounds rounds, each
-implementation in turn makes --repeats calls in a row, after an idle pause and --warmup seconds
-of untimed calls; the table gives the best of all its calls (or the median with --stat median). Timing
-call by call, interleaved, would be unfair: after a multi-threaded call, OpenBLAS's and
-PyTorch's worker threads keep spinning on the other core for a while (about 0.1 s, measured),
-and the next implementation would share that core with them. The warm-up then brings the
-cores back to speed: on the course's reference machine (a virtual machine), the first calls
-after an idle pause run slower for tens of milliseconds, for every implementation, most for
-helpers, whose second thread sleeps between calls where PyTorch's spin. Measured on shape (b),
-forward + backward, blocks of 5 calls after 0.5 s idle and one untimed call, against the same
-calls back to back (best / median ms): helpers 4.68 / 5.19 against 2.86 / 3.30, PyTorch 2.05
-/ 2.71 against 1.58 / 1.67. With two idle-priority busy loops keeping both cores awake the
-pause made no difference to helpers (3.17 ms best after it, 3.22 ms without). Columns:
+implementation in turn makes --repeats calls in a row, after an idle pause and --warmup
+seconds of untimed calls; the table gives the best of all its calls (or the median with --stat
+median). Timing call by call, interleaved, would be unfair: after a multi-threaded call,
+OpenBLAS's and PyTorch's worker threads keep spinning on the other core for a while (about
+0.1 s, measured), and the next implementation would share that core with them. The warm-up
+then brings the cores back to speed: on the course's reference machine (a virtual machine),
+the first calls after an idle pause run slower for tens of milliseconds, for every
+implementation, most for helpers, whose second thread sleeps between calls where PyTorch's
+spin. Measured on shape (b), forward + backward, blocks of 5 calls after 0.5 s idle and one
+untimed call, against the same calls back to back (best / median ms): helpers 4.68 / 5.19
+against 2.86 / 3.30, PyTorch 2.05 / 2.71 against 1.58 / 1.67. With two idle-priority busy
+loops keeping both cores awake the pause made no difference to helpers (3.17 ms best after it,
+3.22 ms without). Columns:
 
 * loops: helpers.conv2d_naive + conv2d_backward_naive on --naive-images images, scaled up to the
   whole batch (the loops take minutes on the full batch);

@@ -560,9 +560,9 @@ class _Plan:
         return cols
 
     def col2im(self, dcols, dbuf):
-        """Adjoint of ``im2col`` with a stride: add a group's dcols back into dbuf (m, C, row),
-        zeroed first; one strided ``+=`` per kernel tap. Windows overlap, so it must be +=,
-        never =."""
+        """Adjoint of ``im2col`` with a stride: add a group's dcols back into dbuf
+        (m, C, Hp*Wp), zeroed first; one strided ``+=`` per kernel tap. Windows overlap, so it
+        must be +=, never =."""
         m = dbuf.shape[0]
         dbuf[...] = 0
         _scatter_windows(self.unfold(dcols, m, (self.c, *self.k), self.tail), None, self.s,
