@@ -31,6 +31,12 @@ def float_images(x, dtype=None, name="x"):
     return x if dtype is None else x.astype(dtype, copy=False)
 
 
+def weights_dtype(model, default=None):
+    """The dtype of the model's weights (its first parameter), or ``default`` without any."""
+    params = model.parameters()
+    return params[0].data.dtype if params else default
+
+
 class _Composite(Layer):
     """A layer made of named child layers; parameters are the children's, with prefixed names."""
 
@@ -224,8 +230,7 @@ class Sequential(_Composite):
         return self.layers[i]
 
     def _predict_logits(self, x, batch_size):
-        params = self.parameters()                              # float64 input, float32 model
-        x = float_images(x, params[0].data.dtype if params else None)
+        x = float_images(x, weights_dtype(self))              # float64 input, float32 model
         return np.concatenate([self.forward(x[i:i + batch_size], train=False)
                                for i in range(0, len(x), batch_size)])
 

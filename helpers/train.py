@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from helpers.conv import one_blas_thread
 from helpers.layers import input_grad, sublayers
-from helpers.model import float_images
+from helpers.model import float_images, weights_dtype
 
 __all__ = ["History", "fit", "evaluate"]
 
@@ -53,11 +53,6 @@ class History:
         return "History(\n" + "\n".join(lines) + "\n)"
 
 
-def _model_dtype(model):
-    params = model.parameters()
-    return params[0].data.dtype if params else np.dtype(np.float32)
-
-
 def _check_data(model, x, y, name="x", yname="y"):
     """Validate (x, y) against each other and the model; returns x in the model's dtype."""
     x, y = float_images(x, name=name), np.asarray(y)
@@ -76,7 +71,7 @@ def _check_data(model, x, y, name="x", yname="y"):
             raise ValueError(f"labels must be in [0, {k - 1}] for a model with {k} outputs, but "
                              f"{yname} contains {bad}")
     # the whole set is converted once to the weights' dtype (float32), never per batch
-    return x.astype(_model_dtype(model), copy=False), y
+    return x.astype(weights_dtype(model, np.dtype(np.float32)), copy=False), y
 
 
 def _batches(n, batch_size):
