@@ -75,7 +75,13 @@ def _caches():
 def machine():
     """One line about this machine, for the top of any table of timings, e.g.
     'AMD EPYC, 2 cores (L2 1 MiB, L3 32 MiB); NumPy 2.4.6, openblas 0.3.31 (SkylakeX kernels,
-    2 threads)'. The BLAS part comes from threadpoolctl when it is installed."""
+    2 threads)'. The BLAS part comes from threadpoolctl when it is installed. When the
+    environment picks OpenBLAS's kernels (``OPENBLAS_CORETYPE``, which some machines set because
+    older OpenBLAS builds fail on their CPU), the line says so: timings with other kernels do
+    not compare (on the reference machine, helpers' epochs in bench_train with the Haswell
+    kernels that its environment sets: 12.9 s, against 10.9 s with the SkylakeX kernels that
+    OpenBLAS picks itself, one run each; the accuracies differ too, the sums running in
+    another order)."""
     cores = conv._usable_cores()
     caches = _caches()
     line = f"{_cpu_model()}, {cores} core{'s' if cores != 1 else ''}"
@@ -91,6 +97,9 @@ def machine():
             arch = f"{lib['architecture']} kernels, " if lib.get("architecture") else ""
             line += f", {lib['internal_api']} {version} ({arch}{lib['num_threads']} threads)"
             break
+    forced = os.environ.get("OPENBLAS_CORETYPE", "").strip()
+    if forced and "openblas" in line:
+        line += f"; kernels forced by OPENBLAS_CORETYPE={forced}"
     return line
 
 

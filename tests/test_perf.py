@@ -106,3 +106,13 @@ def test_machine_names_the_cores_and_numpy(monkeypatch):
         assert f"{blas[0]['internal_api']} " in line and f"{blas[0]['num_threads']} threads" in line
     monkeypatch.setattr(perf, "_cpu_model", lambda: "Test CPU 9000")
     assert perf.machine().startswith("Test CPU 9000, ")
+
+
+def test_machine_says_when_the_environment_forces_openblas_kernels(monkeypatch):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if not any(lib.get("internal_api") == "openblas" for lib in threadpoolctl.threadpool_info()):
+        pytest.skip("NumPy's BLAS is not OpenBLAS here")
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    assert perf.machine().endswith("; kernels forced by OPENBLAS_CORETYPE=Haswell")
+    monkeypatch.delenv("OPENBLAS_CORETYPE")
+    assert "OPENBLAS_CORETYPE" not in perf.machine()
