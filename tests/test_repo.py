@@ -97,12 +97,13 @@ def test_nbval_cells_wait_longer_for_output_than_nbvals_fixed_5_s():
     import inspect
     from types import SimpleNamespace
 
+    import importlib.util
+
     import nbval.plugin
-    sys.path.insert(0, str(ROOT))
-    try:
-        import conftest
-    finally:
-        sys.path.remove(str(ROOT))
+    # by its path: "import conftest" may find another conftest.py that pytest loaded first
+    spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
+    conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conftest)
     # nbval still reads the attribute that conftest raises (a rename would silently undo it)
     assert "self.output_timeout" in inspect.getsource(nbval.plugin.IPyNbCell.runtest)
     cell = SimpleNamespace(nodeid="notebooks/08_visualizing.ipynb::Cell 4", output_timeout=5)
