@@ -94,10 +94,9 @@ def test_teaching_guide_names_real_solutions_and_every_lesson():
 
 
 def test_nbval_cells_wait_longer_for_output_than_nbvals_fixed_5_s():
+    import importlib.util
     import inspect
     from types import SimpleNamespace
-
-    import importlib.util
 
     import nbval.plugin
     # by its path: "import conftest" may find another conftest.py that pytest loaded first
