@@ -78,10 +78,7 @@ def machine():
     2 threads)'. The BLAS part comes from threadpoolctl when it is installed. When the
     environment picks OpenBLAS's kernels (``OPENBLAS_CORETYPE``, which some machines set because
     older OpenBLAS builds fail on their CPU), the line says so: timings with other kernels do
-    not compare (on the reference machine, helpers' epochs in bench_train with the Haswell
-    kernels that its environment sets: 12.9 s, against 10.9 s with the SkylakeX kernels that
-    OpenBLAS picks itself, one run each; the accuracies differ too, the sums running in
-    another order)."""
+    not compare (the README's "Timings" gives the figures)."""
     cores = conv._usable_cores()
     caches = _caches()
     line = f"{_cpu_model()}, {cores} core{'s' if cores != 1 else ''}"
@@ -96,10 +93,10 @@ def machine():
             version = ".".join(str(lib.get("version") or "?").split(".")[:3])
             arch = f"{lib['architecture']} kernels, " if lib.get("architecture") else ""
             line += f", {lib['internal_api']} {version} ({arch}{lib['num_threads']} threads)"
+            forced = os.environ.get("OPENBLAS_CORETYPE", "").strip()
+            if forced and lib["internal_api"] == "openblas":
+                line += f"; kernels forced by OPENBLAS_CORETYPE={forced}"
             break
-    forced = os.environ.get("OPENBLAS_CORETYPE", "").strip()
-    if forced and "openblas" in line:
-        line += f"; kernels forced by OPENBLAS_CORETYPE={forced}"
     return line
 
 
