@@ -446,6 +446,9 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1):
 # Nothing else depends on these numbers: every choice gives the same result.
 GROUP_BYTES = 2 << 20
 BY_IMAGE_PIXELS = 512
+# Smallest convolution, in multiply-adds of its forward products, that is shared between two
+# threads (note 8); measured the same way.
+SHARE_MACS = 12 << 20
 
 
 def _view(a, shape):
@@ -466,7 +469,8 @@ class _Plan:
     x_shape (N, C, H, W), w_shape (F, C, KH, KW). ``flat``: stride 1, the long-row layout;
     ``grid``: (OH, grid width) on which the output is computed (Wp when flat, else OW);
     ``pixels``: grid points per image; ``by_image``: one matrix product per image (else one per
-    group); ``group``: images per group.
+    group); ``shared``: the groups are shared between two threads (note 8); ``group``: images
+    per group.
     """
 
     def __init__(self, x_shape, w_shape, stride, padding, dilation, dtype, bias=False):
@@ -494,9 +498,12 @@ class _Plan:
         self.row = self.area + (self.d[1] * (self.k[1] - 1) if self.flat else 0)
         # the side-by-side layout computes dx on grids of the padded images' size (note 5)
         self.side = self.flat and not self.by_image
+        # multiply-adds of the forward products, wrapped-around grid columns included
+        self.macs = self.n * self.f * self.rows * self.pixels
+        self.shared = THREADS > 1 and self.n > 1 and self.macs >= SHARE_MACS
         largest = max(1, GROUP_BYTES // (self.rows * self.pixels * dtype.itemsize))
         groups = -(-self.n // largest)                        # ceil: as few groups as fit,
-        if THREADS > 1 and self.n > 1:                        # an even number, for 2 threads
+        if self.shared:                                       # an even number, for 2 threads
             groups = min(self.n, groups + groups % 2 if groups > 1 else 2)
         self.group = -(-self.n // groups)                     # then balanced in size
 
@@ -653,6 +660,19 @@ class _Plan:
 #    alone), 1.8 ms each with the one sum (1.6 ms alone). Forward plus backward of (b) back
 #    to back, median: 3.5-4.3 -> 2.9 ms.
 
+# 8. Handing half of a call to the second thread costs a wake-up on each side, 0.1-0.2 ms on
+#    the reference machine: more than a small convolution takes on one thread. So a
+#    convolution is shared only from ``SHARE_MACS`` multiply-adds of its forward products on
+#    (``_Plan.macs``, 12.6 million); smaller ones, such as a gradient check's or a lesson's
+#    few images, run in the calling thread. Measured, forward plus backward, one thread against
+#    two, median of 10 rounds of 10 calls (float32, 2026-12-04): (b)'s layer on 4 images
+#    (1.3 million) 0.18 against 0.39 ms, on 16 (5.4 million) 0.47 against 0.51, on 32 (10.8
+#    million) 0.91 against 0.74; (a)'s layer on 16 images (8.1 million) 0.58 against 0.69, on
+#    24 (12.1 million) 0.75 against 0.88, on 32 (16.1 million) 1.14 against 1.03. The break-even
+#    lies between 8 and 16 million, for float32 and float64 alike, depending on the layer.
+#    Every benchmark shape and bench_train's convolutions (23 and 66 million at its batch of
+#    64) are above it and shared as before.
+
 
 def _usable_cores():
     """The cores this process may run on (its CPU affinity where the system has one)."""
@@ -728,7 +748,10 @@ def share_images(work, n, half=None):
 
 
 def _share(work, plan):
-    """``share_images`` for a convolution: each thread gets half of ``plan``'s groups."""
+    """``share_images`` for a convolution: each thread gets half of ``plan``'s groups; a small
+    one (``plan.shared`` false, note 8) runs in this thread alone."""
+    if not plan.shared:
+        return [work(0, plan.n)]
     starts = range(0, plan.n, plan.group)
     return share_images(work, plan.n, starts[len(starts) // 2] if len(starts) > 1 else plan.n)
 

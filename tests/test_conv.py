@@ -66,13 +66,13 @@ def pool_configs(draw):
 @contextlib.contextmanager
 def layout(by_image_pixels, threads=1):
     """Run the fast path with one matrix product per image (1) or per group (10**9), in one
-    thread or sharing the groups between two."""
-    old = conv.BY_IMAGE_PIXELS, conv.THREADS
-    conv.BY_IMAGE_PIXELS, conv.THREADS = by_image_pixels, threads
+    thread or sharing the groups between two (however small the convolution)."""
+    old = conv.BY_IMAGE_PIXELS, conv.THREADS, conv.SHARE_MACS
+    conv.BY_IMAGE_PIXELS, conv.THREADS, conv.SHARE_MACS = by_image_pixels, threads, 0
     try:
         yield
     finally:
-        conv.BY_IMAGE_PIXELS, conv.THREADS = old
+        conv.BY_IMAGE_PIXELS, conv.THREADS, conv.SHARE_MACS = old
 
 
 @SETTINGS
@@ -224,6 +224,7 @@ def test_two_threads_share_the_groups_and_give_the_same_result(monkeypatch, hw, 
     b = rng.standard_normal(4).astype(np.float32)
     dout = rng.standard_normal((9, 4, hw[0] - 4, hw[1] - 2)).astype(np.float32)
     monkeypatch.setattr(conv, "GROUP_BYTES", 1)                  # one image per group
+    monkeypatch.setattr(conv, "SHARE_MACS", 0)                   # shared however small
     real_groups = conv._Plan.groups
     threads_seen = {1: set(), 2: set()}
     results = {}
@@ -247,6 +248,37 @@ def test_two_threads_share_the_groups_and_give_the_same_result(monkeypatch, hw, 
         np.testing.assert_allclose(got, exact, rtol=1e-4, atol=1e-4)
     # the BLAS's thread count is back to what it was
     assert [i["num_threads"] for i in threadpoolctl.threadpool_info()] == blas_before
+
+
+def test_only_convolutions_worth_a_second_thread_are_shared(monkeypatch):
+    # handing work to the second thread costs more than a few images' convolution (note 8):
+    # below SHARE_MACS multiply-adds a call runs in this thread, in as few groups as fit
+    pytest.importorskip("threadpoolctl")
+    monkeypatch.setattr(conv, "THREADS", 2)
+    rng = np.random.default_rng(7)
+    w = rng.standard_normal((16, 6, 5, 5)).astype(np.float32)
+    real_groups = conv._Plan.groups
+    seen = set()
+
+    def spy(plan, *args):
+        seen.add(threading.current_thread().name)
+        return real_groups(plan, *args)
+
+    monkeypatch.setattr(conv._Plan, "groups", spy)
+    for n, shared in ((4, False), (100, True)):      # 1.35 and 33.8 million multiply-adds
+        x = rng.standard_normal((n, 6, 14, 14)).astype(np.float32)
+        seen.clear()
+        out, cache = conv.conv2d_forward(x, w)
+        plan = cache["plan"]
+        assert plan.macs == n * 16 * 150 * 10 * 14                 # F * C*KH*KW * grid points
+        assert plan.shared == shared == (plan.macs >= conv.SHARE_MACS)
+        assert len(seen) == (2 if shared else 1)
+        if not shared:
+            assert plan.group == n                                 # one group: it fits
+        seen.clear()
+        dx, dw, _ = conv.conv2d_backward(np.ones_like(out), cache)
+        assert len(seen) == (2 if shared else 1)
+        np.testing.assert_allclose(out, conv.conv2d_naive(x, w), rtol=1e-4, atol=1e-4)
 
 
 def test_one_blas_thread_holds_the_blas_while_helpers_uses_two(monkeypatch):
