@@ -660,8 +660,10 @@ class _Plan:
 #    alone), 1.8 ms each with the one sum (1.6 ms alone). Forward plus backward of (b) back
 #    to back, median: 3.5-4.3 -> 2.9 ms.
 
-# 8. Handing half of a call to the second thread costs a wake-up on each side, 0.1-0.2 ms on
-#    the reference machine: more than a small convolution takes on one thread. So a
+# 8. Handing half of a call to the second thread costs a wake-up on each side (a bare round
+#    trip to the pool thread, when it has slept for 1-5 ms: 0.09-0.11 ms median on the
+#    reference machine), and then both threads wait for each other at Python's lock: more than
+#    a small convolution takes on one thread. So a
 #    convolution is shared only from ``SHARE_MACS`` multiply-adds of its forward products on
 #    (``_Plan.macs``, 12.6 million); smaller ones, such as a gradient check's or a lesson's
 #    few images, run in the calling thread. Measured, forward plus backward, one thread against
@@ -671,7 +673,9 @@ class _Plan:
 #    24 (12.1 million) 0.75 against 0.88, on 32 (16.1 million) 1.14 against 1.03. The break-even
 #    lies between 8 and 16 million, for float32 and float64 alike, depending on the layer.
 #    Every benchmark shape and bench_train's convolutions (23 and 66 million at its batch of
-#    64) are above it and shared as before.
+#    64) are above it and shared as before. Holding the BLAS to one thread around the small
+#    calls too (outside ``fit`` it may use two) was no faster: lesson 7's SimpleConvNet, 250
+#    steps of 8 images, 0.84 against 0.77 s (median of 5).
 
 
 def _usable_cores():
