@@ -756,8 +756,8 @@ def _share(work, plan):
     one (``plan.shared`` false, note 8) runs in this thread alone."""
     if not plan.shared:
         return [work(0, plan.n)]
-    starts = range(0, plan.n, plan.group)
-    return share_images(work, plan.n, starts[len(starts) // 2] if len(starts) > 1 else plan.n)
+    starts = range(0, plan.n, plan.group)               # shared: 2 groups or more (_Plan)
+    return share_images(work, plan.n, starts[len(starts) // 2])
 
 
 def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
