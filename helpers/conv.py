@@ -449,6 +449,7 @@ BY_IMAGE_PIXELS = 512
 # Smallest convolution, in multiply-adds of its forward products, that is shared between two
 # threads (note 8); measured the same way.
 SHARE_MACS = 12 << 20
+PIN_THREADS = True                   # note 9
 
 
 def _view(a, shape):
@@ -678,6 +679,23 @@ class _Plan:
 #    steps of 8 images, 0.84 against 0.77 s (median of 5).
 
 
+# 9. The scheduler may wake the second thread on the core the first one runs on, and leave it
+#    there: the two halves then take turns on one core while the other idles. On the
+#    reference machine (a virtual machine whose kernel packs threads onto few cores) this
+#    happened in most calls of a phase: traced on shape (b), the second thread's half took
+#    0.45 ms of CPU and of wall time, the first thread's also 0.45 ms of CPU but 0.85 ms of
+#    wall time (forward; backward 1.03 against 2.03 ms), so a call took as long as in one
+#    thread. Only for the call itself, ``_apart`` therefore holds the calling thread on its
+#    own core and the pool thread on another (``os.sched_setaffinity`` of each thread), then
+#    gives both back the cores they had; 4 system calls, about 10 us more per call (median of
+#    7,000 bare round trips: 74 against 64 us). Forward plus backward, float32, median of 96
+#    calls in interleaved rounds of 8 after a 0.3 s pause (2026-12-04): (a) 5.65 -> 3.33 ms,
+#    (b) 4.87 -> 3.01 ms, (c) 35.7 -> 34.8 ms (within the noise); best of the 96: (a) 3.18 ->
+#    2.60, (b) 3.11 -> 1.93, (c) 28.7 -> 29.1. In a training step, where the two threads are
+#    busy all the time, it made no difference: bench_train's step, medians of 16 blocks of 20
+#    steps in three A/B runs, 7.85 / 8.05 / 7.97 ms pinned against 8.16 / 7.75 / 7.98.
+#    ``PIN_THREADS = False`` leaves the cores to the scheduler.
+
 def _usable_cores():
     """The cores this process may run on (its CPU affinity where the system has one)."""
     return (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
@@ -695,10 +713,10 @@ def _thread_count():
 
 
 THREADS = _thread_count()
-_share_state = {"pool": None, "blas": None}
+_share_state = {"pool": None, "tid": None, "blas": None, "getcpu": None}
 _share_lock = threading.Lock()
 if hasattr(os, "register_at_fork"):     # a forked child has no pool thread: start a new one
-    os.register_at_fork(after_in_child=lambda: _share_state.update(pool=None))
+    os.register_at_fork(after_in_child=lambda: _share_state.update(pool=None, tid=None))
 
 
 def _blas():
@@ -728,8 +746,8 @@ def one_blas_thread():
 def share_images(work, n, half=None):
     """Run ``work(lo, hi)`` over the images [0, n) and return its results as a list: work(0,
     half) in this thread and work(half, n) in helpers' second thread when helpers uses two
-    (``THREADS``, note 4), else work(0, n) here. half: where the second thread starts, by
-    default n // 2. work must write only to its own images' part of a result. Calls from
+    (``THREADS``, note 4; each on a core of its own for the call, note 9), else work(0, n)
+    here. half: where the second thread starts, by default n // 2. work must write only to its own images' part of a result. Calls from
     several threads at once run one at a time in two threads, the others in their own thread.
     Used by the convolutions (half their groups each) and by MaxPool2D."""
     half = n // 2 if half is None else half
@@ -739,8 +757,10 @@ def share_images(work, n, half=None):
     try:
         if _share_state["pool"] is None:
             from concurrent.futures import ThreadPoolExecutor
-            _share_state["pool"] = ThreadPoolExecutor(1, thread_name_prefix="helpers.conv")
-        with _blas().limit(limits=1):
+            pool = ThreadPoolExecutor(1, thread_name_prefix="helpers.conv")
+            _share_state["tid"] = pool.submit(threading.get_native_id).result()
+            _share_state["pool"] = pool
+        with _blas().limit(limits=1), _apart(_share_state["tid"]):
             other = _share_state["pool"].submit(work, half, n)
             try:
                 mine = work(0, half)
@@ -749,6 +769,46 @@ def share_images(work, n, half=None):
         return [mine, theirs]
     finally:
         _share_lock.release()
+
+
+def _this_cpu(cores):
+    """The core this thread runs on now (glibc's sched_getcpu), or the first of ``cores``."""
+    if _share_state["getcpu"] is None:
+        try:
+            import ctypes
+            _share_state["getcpu"] = ctypes.CDLL(None).sched_getcpu
+        except (OSError, AttributeError):   # not glibc
+            _share_state["getcpu"] = False
+    cpu = _share_state["getcpu"]() if _share_state["getcpu"] else -1
+    return cpu if cpu in cores else min(cores)
+
+
+@contextlib.contextmanager
+def _apart(tid):
+    """Hold this thread and the pool thread ``tid`` on two different cores for one shared call,
+    then give both back the cores they had (note 9). Does nothing where the system cannot (no
+    ``os.sched_setaffinity``), with fewer than two cores, or when ``PIN_THREADS`` is off."""
+    try:
+        cores = os.sched_getaffinity(0) if PIN_THREADS else ()
+    except (AttributeError, OSError):
+        cores = ()
+    if len(cores) < 2:
+        yield
+        return
+    here = _this_cpu(cores)
+    pinned = []
+    try:
+        for who, cpu in ((tid, min(cores - {here})), (0, here)):    # 0: this thread
+            os.sched_setaffinity(who, {cpu})
+            pinned.append(who)
+    except OSError:                        # e.g. a policy that forbids it: run unpinned
+        pass
+    try:
+        yield
+    finally:
+        for who in pinned:
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(who, cores)
 
 
 def _share(work, plan):

@@ -2,6 +2,7 @@
 numerical gradients, overlapping windows, dtypes, and every error message."""
 
 import contextlib
+import os
 import threading
 
 import numpy as np
@@ -279,6 +280,59 @@ def test_only_convolutions_worth_a_second_thread_are_shared(monkeypatch):
         conv.conv2d_backward(np.ones_like(out), cache)
         assert len(seen) == (2 if shared else 1)
         np.testing.assert_allclose(out, conv.conv2d_naive(x, w), rtol=1e-4, atol=1e-4)
+
+
+needs_two_cores = pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="needs os.sched_setaffinity and two cores")
+
+
+def _cores_seen(monkeypatch, pin):
+    """The cores each thread of a shared call may run on, and this thread's cores after it."""
+    pytest.importorskip("threadpoolctl")
+    monkeypatch.setattr(conv, "THREADS", 2)
+    monkeypatch.setattr(conv, "PIN_THREADS", pin)
+    seen = {}
+
+    def work(lo, hi):
+        seen[lo] = frozenset(os.sched_getaffinity(0))
+        return lo
+
+    before = os.sched_getaffinity(0)
+    assert conv.share_images(work, 8) == [0, 4]
+    tid = conv._share_state["tid"]
+    return before, seen, os.sched_getaffinity(0), os.sched_getaffinity(tid)
+
+
+@needs_two_cores
+def test_a_shared_call_holds_its_two_threads_on_two_cores(monkeypatch):
+    # the scheduler may wake the second thread on the first one's core (note 9)
+    before, seen, after, pool_after = _cores_seen(monkeypatch, True)
+    assert len(seen[0]) == len(seen[4]) == 1 and seen[0] != seen[4]
+    assert seen[0] | seen[4] <= before
+    assert after == pool_after == before                          # both given back
+
+
+@needs_two_cores
+def test_pinning_can_be_switched_off(monkeypatch):
+    before, seen, after, _ = _cores_seen(monkeypatch, False)
+    assert seen[0] == before and after == before
+
+
+def test_a_shared_call_runs_where_cores_cannot_be_chosen(monkeypatch):
+    # a system or policy that refuses sched_setaffinity: the call runs all the same
+    pytest.importorskip("threadpoolctl")
+    monkeypatch.setattr(conv, "THREADS", 2)
+
+    def refuse(pid, cores):
+        raise PermissionError("not allowed")
+
+    monkeypatch.setattr(conv.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(conv.os, "sched_setaffinity", refuse, raising=False)
+    assert conv.share_images(lambda lo, hi: (lo, hi), 6) == [(0, 3), (3, 6)]
+    monkeypatch.delattr(conv.os, "sched_setaffinity")              # macOS, Windows
+    monkeypatch.delattr(conv.os, "sched_getaffinity")
+    assert conv.share_images(lambda lo, hi: (lo, hi), 6) == [(0, 3), (3, 6)]
 
 
 def test_one_blas_thread_holds_the_blas_while_helpers_uses_two(monkeypatch):
