@@ -747,9 +747,10 @@ def share_images(work, n, half=None):
     """Run ``work(lo, hi)`` over the images [0, n) and return its results as a list: work(0,
     half) in this thread and work(half, n) in helpers' second thread when helpers uses two
     (``THREADS``, note 4; each on a core of its own for the call, note 9), else work(0, n)
-    here. half: where the second thread starts, by default n // 2. work must write only to its own images' part of a result. Calls from
-    several threads at once run one at a time in two threads, the others in their own thread.
-    Used by the convolutions (half their groups each) and by MaxPool2D."""
+    here. half: where the second thread starts, by default n // 2. work must write only to
+    its own images' part of a result. Calls from several threads at once run one at a time in
+    two threads, the others in their own thread. Used by the convolutions (half their groups
+    each) and by MaxPool2D."""
     half = n // 2 if half is None else half
     if (THREADS < 2 or not 0 < half < n or not _blas()
             or not _share_lock.acquire(blocking=False)):
