@@ -680,21 +680,22 @@ class _Plan:
 
 
 # 9. The scheduler may wake the second thread on the core the first one runs on, and leave it
-#    there: the two halves then take turns on one core while the other idles. On the
-#    reference machine (a virtual machine whose kernel packs threads onto few cores) this
-#    happened in most calls of a phase: traced on shape (b), the second thread's half took
-#    0.45 ms of CPU and of wall time, the first thread's also 0.45 ms of CPU but 0.85 ms of
-#    wall time (forward; backward 1.03 against 2.03 ms), so a call took as long as in one
-#    thread. Only for the call itself, ``_apart`` therefore holds the calling thread on its
-#    own core and the pool thread on another (``os.sched_setaffinity`` of each thread), then
-#    gives both back the cores they had; 4 system calls, about 10 us more per call (median of
-#    7,000 bare round trips: 74 against 64 us). Forward plus backward, float32, median of 96
-#    calls in interleaved rounds of 8 after a 0.3 s pause (2026-12-04): (a) 5.65 -> 3.33 ms,
-#    (b) 4.87 -> 3.01 ms, (c) 35.7 -> 34.8 ms (within the noise); best of the 96: (a) 3.18 ->
-#    2.60, (b) 3.11 -> 1.93, (c) 28.7 -> 29.1. In a training step, where the two threads are
-#    busy all the time, it made no difference: bench_train's step, medians of 16 blocks of 20
-#    steps in three A/B runs, 7.85 / 8.05 / 7.97 ms pinned against 8.16 / 7.75 / 7.98.
-#    ``PIN_THREADS = False`` leaves the cores to the scheduler.
+#    there: the two halves then take turns on one core while the other idles. On the reference
+#    machine (a virtual machine whose kernel packs threads onto few cores) this happened in most
+#    calls of a phase: traced on shape (b), the second thread's half took 0.45 ms of CPU and of
+#    wall time, the first thread's also 0.45 ms of CPU but 0.85 ms of wall time (forward;
+#    backward 1.03 against 2.03 ms), so a call took as long as in one thread. Only for the call
+#    itself, ``_apart`` therefore holds the calling thread on its own core and the pool thread
+#    on another (``os.sched_setaffinity`` of each thread), then gives both back the cores they
+#    had: 4 sched_setaffinity calls, about 10 us more per call (median of 7,000 bare round
+#    trips: 74 against 64 us). Forward plus backward, float32, median of 96 calls in interleaved
+#    rounds of 8 after a 0.3 s pause (2026-12-04): (a) 5.65 -> 3.33 ms, (b) 4.87 -> 3.01 ms, (c)
+#    35.7 -> 34.8 ms (within the noise); best of the 96: (a) 3.18 -> 2.60, (b) 3.11 -> 1.93, (c)
+#    28.7 -> 29.1. In a training step, where the two threads are busy all the time, it made no
+#    difference: bench_train's step, medians of 16 blocks of 20 steps in three A/B runs, 7.85 /
+#    8.05 / 7.97 ms pinned against 8.16 / 7.75 / 7.98. ``PIN_THREADS = False`` leaves the cores
+#    to the scheduler.
+
 
 def _usable_cores():
     """The cores this process may run on (its CPU affinity where the system has one)."""
