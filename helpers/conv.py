@@ -31,6 +31,7 @@ All checks live in this module (``pair``, ``resolve_padding``, ``output_size`` a
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import math
 import numbers
 import os
@@ -714,7 +715,7 @@ def _thread_count():
 
 
 THREADS = _thread_count()
-_share_state = {"pool": None, "tid": None, "blas": None, "getcpu": None}
+_share_state = {"pool": None, "tid": None, "blas": None}
 _share_lock = threading.Lock()
 if hasattr(os, "register_at_fork"):     # a forked child has no pool thread: start a new one
     os.register_at_fork(after_in_child=lambda: _share_state.update(pool=None, tid=None))
@@ -773,15 +774,15 @@ def share_images(work, n, half=None):
         _share_lock.release()
 
 
+try:                                   # glibc's sched_getcpu: the core a thread runs on now
+    _sched_getcpu = ctypes.CDLL(None).sched_getcpu
+except (OSError, AttributeError, TypeError):   # not glibc
+    _sched_getcpu = None
+
+
 def _this_cpu(cores):
-    """The core this thread runs on now (glibc's sched_getcpu), or the first of ``cores``."""
-    if _share_state["getcpu"] is None:
-        try:
-            import ctypes
-            _share_state["getcpu"] = ctypes.CDLL(None).sched_getcpu
-        except (OSError, AttributeError):   # not glibc
-            _share_state["getcpu"] = False
-    cpu = _share_state["getcpu"]() if _share_state["getcpu"] else -1
+    """The core this thread runs on now, or (without sched_getcpu) the first of ``cores``."""
+    cpu = _sched_getcpu() if _sched_getcpu else -1
     return cpu if cpu in cores else min(cores)
 
 
