@@ -433,8 +433,14 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1):
 #    Output pixel (r, c) is computed on a grid of width Wp, at position r*Wp + c, and kernel tap
 #    (i, j) reads one contiguous stretch of the row starting at i*dilation*Wp + j*dilation. The
 #    last Wp - OW grid columns wrap around into the next image row: they are computed and thrown
-#    away (a few percent more arithmetic, for copies that run at memory speed). With a stride,
-#    the grid is (OH, OW) and the taps are read through the strided view ``_windows``.
+#    away, for copies that run at memory speed. That is Wp / OW times the arithmetic: 6 % more
+#    on bench_conv's shape (c), 17 % on (a), 40 % on (b)'s small images, and it still pays.
+#    Measured on the reference machine, forward plus backward with the strided layout below
+#    instead (median of 96 calls, 2026-12-04): (b) 1.66-1.88 -> 2.47-2.64 ms in three runs,
+#    (a) 2.00 -> 2.26 ms. The forward pass alone of (a) was faster strided (0.65 -> 0.53 ms:
+#    its products are then NCHW already, note 3), that of (b) was not (0.54-0.59 -> 0.63-0.67
+#    ms). With a stride, the grid is (OH, OW) and the taps are read through the strided view
+#    ``_windows``.
 # 3. An image with many grid points gets its own product, (F, C*KH*KW) @ (C*KH*KW, pixels),
 #    whose result is already in NCHW order. For small images (fewer than ``BY_IMAGE_PIXELS``
 #    grid points) such products are too small for the BLAS to run at speed, so the im2col
