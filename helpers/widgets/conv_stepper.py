@@ -22,6 +22,7 @@ from matplotlib.patches import Rectangle
 
 from helpers import conv
 from helpers.plots import blit_png, widget_figure
+from helpers.widgets.base import finish_explorer
 
 #: The worked example of lesson 01: a 5x5 grayscale image (small integers, so that every
 #: product can be checked by hand) and a 2x2 kernel whose four weights all differ (so that
@@ -155,7 +156,6 @@ def conv_stepper(image=None, kernel=None, stride=1, padding=0, flip=False, inter
 
     state: dict = {}
     timing: list[float] = []
-    box = widgets.VBox([widgets.HBox([play, step, flip_box]), image_w, equation])
 
     def update(*_):
         t0 = time.perf_counter()
@@ -197,15 +197,8 @@ def conv_stepper(image=None, kernel=None, stride=1, padding=0, flip=False, inter
         timing.append(1000 * (time.perf_counter() - t0))
         del timing[:-50]
 
-    step.observe(update, names="value")
-    flip_box.observe(update, names="value")
-    box.add_class("cnn-conv-stepper")  # a handle for the browser test (tests/browser)
-    box.controls = {"step": step, "play": play, "flip": flip_box}
-    box.state = state
-    box.equation = equation
-    box.figure = fig
-    box.image = image_w
-    box.timing = timing
-    box.update = update
-    update()
-    return box
+    # the play button moves the slider (linked above), so the slider alone triggers redraws
+    rows = [widgets.HBox([play, step, flip_box]), image_w, equation]
+    return finish_explorer(rows, "cnn-conv-stepper", {"step": step, "play": play, "flip": flip_box},
+                           state, update, redraw_on=[step, flip_box],
+                           equation=equation, figure=fig, image=image_w, timing=timing)

@@ -19,6 +19,7 @@ import numpy as np
 
 from helpers import interpret
 from helpers.plots import MAGNITUDE_CMAP, SIGNED_CMAP, figure_png, widget_figure
+from helpers.widgets.base import finish_explorer
 
 
 def tile_maps(maps, ncols=None, gap=1, aspect=2.0):
@@ -179,17 +180,8 @@ def feature_map_explorer(models, images, labels, class_names, pixels=None, index
         update()
 
     set_layers(model, keep=layer)
-    model_dd.observe(on_model, names="value")
-    image_s.observe(update, names="value")
-    layer_dd.observe(update, names="value")
-    box = widgets.VBox([widgets.HBox([model_dd, image_s, layer_dd]), image_w, caption])
-    box.add_class("cnn-feature-maps")  # a handle for the browser test (tests/browser)
-    box.controls = {"model": model_dd, "image": image_s, "layer": layer_dd}
-    box.state = state
-    box.figure = fig
-    box.image = image_w
-    box.caption = caption
-    box.timing = timing
-    box.update = update
-    update()
-    return box
+    model_dd.observe(on_model, names="value")    # a new model first needs its own layer list
+    rows = [widgets.HBox([model_dd, image_s, layer_dd]), image_w, caption]
+    return finish_explorer(rows, "cnn-feature-maps", {"model": model_dd, "image": image_s, "layer": layer_dd},
+                           state, update, redraw_on=[image_s, layer_dd],
+                           figure=fig, image=image_w, caption=caption, timing=timing)

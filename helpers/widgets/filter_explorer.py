@@ -14,6 +14,7 @@ import numpy as np
 
 from helpers import conv
 from helpers.plots import blit_png, widget_figure
+from helpers.widgets.base import finish_explorer
 
 #: Filters the explorer offers, in dropdown order.
 FILTERS = ("identity", "box blur", "gaussian", "sharpen", "sobel x", "sobel y", "laplacian")
@@ -181,16 +182,7 @@ def filter_explorer(image=None, name="sobel x", size=3, dpi=72):
         timing.append(1000 * (time.perf_counter() - t0))
         del timing[:-50]
 
-    drop.observe(update, names="value")
-    size_s.observe(update, names="value")
-    box = widgets.VBox([widgets.HBox([drop, size_s]), image_w, caption])
-    box.add_class("cnn-filter-explorer")  # a handle for the browser test (tests/browser)
-    box.controls = {"filter": drop, "size": size_s}
-    box.state = state
-    box.figure = fig
-    box.image = image_w
-    box.caption = caption
-    box.timing = timing
-    box.update = update
-    update()
-    return box
+    rows = [widgets.HBox([drop, size_s]), image_w, caption]
+    return finish_explorer(rows, "cnn-filter-explorer", {"filter": drop, "size": size_s},
+                           state, update, redraw_on=[drop, size_s],
+                           figure=fig, image=image_w, caption=caption, timing=timing)

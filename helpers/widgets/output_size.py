@@ -27,6 +27,7 @@ from matplotlib.patches import Rectangle
 
 from helpers import conv
 from helpers.plots import blit_png, widget_figure
+from helpers.widgets.base import finish_explorer
 
 ORANGE = "#E69F00"       # Okabe-Ito palette: safe for colour-blind readers
 VERMILLION = "#D55E00"
@@ -351,19 +352,10 @@ def output_size_explorer(n=7, kernel_size=3, stride=1, padding=0, dilation=1, dp
         timing.append(1000 * (time.perf_counter() - t0))
         del timing[:-50]
 
-    for name in ("n", "kernel_size", "stride", "padding", "dilation", "mode", "position"):
-        c[name].observe(update, names="value")
     sliders = widgets.VBox([c["n"], c["kernel_size"], c["stride"], c["padding"], c["dilation"]])
     stepper = widgets.VBox([c["mode"], widgets.HBox([c["play"], c["position"]])])
-    box = widgets.VBox([widgets.HBox([sliders, stepper]), formula, image_w, notes])
-    box.add_class("cnn-output-size")  # a handle for the browser test (tests/browser)
-    box.controls = c
-    box.state = state
-    box.formula = formula
-    box.notes = notes
-    box.figure = fig
-    box.image = image_w
-    box.timing = timing
-    box.update = update
-    update()
-    return box
+    # every control but "play" redraws: play moves the position slider, which then redraws
+    redraw_on = [c[name] for name in ("n", "kernel_size", "stride", "padding", "dilation", "mode", "position")]
+    rows = [widgets.HBox([sliders, stepper]), formula, image_w, notes]
+    return finish_explorer(rows, "cnn-output-size", c, state, update, redraw_on=redraw_on,
+                           formula=formula, notes=notes, figure=fig, image=image_w, timing=timing)

@@ -21,6 +21,7 @@ from matplotlib.patches import Rectangle
 
 from helpers import conv
 from helpers.plots import blit_png, widget_figure
+from helpers.widgets.base import finish_explorer
 
 #: Okabe-Ito colours (colour-blind safe), one per layer outline.
 COLOURS = ("#E69F00", "#56B4E9", "#009E73", "#D55E00", "#0072B2", "#CC79A7", "#F0E442", "#000000")
@@ -256,18 +257,9 @@ def receptive_field_explorer(n=32, layers=None, dpi=72):
     c["remove"].on_click(remove)
     c["reset"].on_click(reset)
     c["kind"].observe(on_kind, names="value")
-    c["n"].observe(update, names="value")
     next_layer = widgets.VBox([c["kind"], c["kernel_size"], c["stride"], c["dilation"],
                                widgets.HBox([c["add"], c["remove"], c["reset"]])])
-    box = widgets.VBox([widgets.HBox([next_layer, c["n"]]), message, image_w, table_w])
-    box.add_class("cnn-receptive-field")  # a handle for the browser test (tests/browser)
-    box.controls = c
-    box.state = state
-    box.table = table_w
-    box.message = message
-    box.figure = fig
-    box.image = image_w
-    box.timing = timing
-    box.update = update
-    update()
-    return box
+    # only the input size redraws at once: the other controls describe the next layer to add
+    rows = [widgets.HBox([next_layer, c["n"]]), message, image_w, table_w]
+    return finish_explorer(rows, "cnn-receptive-field", c, state, update, redraw_on=[c["n"]],
+                           table=table_w, message=message, figure=fig, image=image_w, timing=timing)

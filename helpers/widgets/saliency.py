@@ -20,6 +20,7 @@ import numpy as np
 
 from helpers import interpret
 from helpers.plots import MAGNITUDE_CMAP, SIGNED_CMAP, blit_png, widget_figure
+from helpers.widgets.base import finish_explorer
 
 TARGET_CHOICES = ("true class", "predicted class")
 
@@ -158,18 +159,9 @@ def saliency_explorer(model, images, labels, class_names, pixels=None, index=0,
         timing.append(1000 * (time.perf_counter() - t0))
         del timing[:-50]
 
-    for control in (image_s, target_dd, patch_s, measure_tb, smooth_cb):
-        control.observe(update, names="value")
-    box = widgets.VBox([widgets.HBox([image_s, target_dd]), widgets.HBox([patch_s, measure_tb]),
-                        smooth_cb, image_w, caption])
-    box.add_class("cnn-saliency")  # a handle for the browser test (tests/browser)
-    box.controls = {"image": image_s, "target": target_dd, "patch": patch_s, "measure": measure_tb,
-                    "smooth": smooth_cb}
-    box.state = state
-    box.figure = fig
-    box.image = image_w
-    box.caption = caption
-    box.timing = timing
-    box.update = update
-    update()
-    return box
+    controls = {"image": image_s, "target": target_dd, "patch": patch_s, "measure": measure_tb,
+                "smooth": smooth_cb}
+    rows = [widgets.HBox([image_s, target_dd]), widgets.HBox([patch_s, measure_tb]), smooth_cb,
+            image_w, caption]
+    return finish_explorer(rows, "cnn-saliency", controls, state, update, redraw_on=controls.values(),
+                           figure=fig, image=image_w, caption=caption, timing=timing)

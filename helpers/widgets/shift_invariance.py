@@ -21,6 +21,7 @@ import numpy as np
 
 from helpers import conv
 from helpers.plots import blit_png, widget_figure
+from helpers.widgets.base import finish_explorer
 
 BLUE = "#0072B2"        # Okabe-Ito colours: safe for colour-blind readers
 ORANGE = "#E69F00"
@@ -228,17 +229,8 @@ def shift_invariance_explorer(image=None, kernel=SOBEL_X, max_shift=3, dpi=72):
             f"{kind.capitalize()}-pooled {win}x{win}: changed by <b>{state['pool_change']:.0%}</b>, "
             f"{state['pool_unchanged']:.0%} of its active values exactly unchanged.")
 
-    for name in c:
-        c[name].observe(update, names="value")
-    box = widgets.VBox([widgets.HBox([widgets.VBox([c["shift"], c["window"]]),
-                                      widgets.VBox([c["direction"], c["pooling"]])]),
-                        text, image_w])
-    box.add_class("cnn-shift-invariance")  # a handle for the browser test (tests/browser)
-    box.controls = c
-    box.state = state
-    box.text = text
-    box.figure = fig
-    box.image = image_w
-    box.update = update
-    update()
-    return box
+    sliders = widgets.VBox([c["shift"], c["window"]])
+    choices = widgets.VBox([c["direction"], c["pooling"]])
+    rows = [widgets.HBox([sliders, choices]), text, image_w]
+    return finish_explorer(rows, "cnn-shift-invariance", c, state, update,
+                           redraw_on=c.values(), text=text, figure=fig, image=image_w)
