@@ -1,9 +1,11 @@
-"""Convolution forward + backward: loops vs textbook im2col vs helpers.conv vs PyTorch.
+"""Convolution forward + backward: loops vs textbook im2col vs helpers.fast vs PyTorch.
 
 Run from the repository root:
 
     .venv/bin/python benchmarks/bench_conv.py                # 2 threads, best of 5 x 5
     .venv/bin/python benchmarks/bench_conv.py --threads 1 --clock cpu   # on a busy machine
+    .venv/bin/python benchmarks/bench_conv.py --docs     # and write the table into docs/performance.md
+    .venv/bin/python benchmarks/bench_conv.py --quick    # a check that it runs (a few seconds)
 
 Every implementation computes the same thing on the same float32 arrays: the output, and the
 gradients dx, dw, db for a random dout. They are first checked against each other (and the
@@ -24,10 +26,10 @@ loops keeping both cores awake the pause made no difference to helpers (3.17 ms 
 
 * loops: helpers.conv2d_naive + conv2d_backward_naive on --naive-images images, scaled up to the
   whole batch (the loops take minutes on the full batch);
-* textbook: the "Deep Learning from Scratch" im2col layer (benchmarks/textbook_im2col.py), with
-  float32 buffers like the other columns; "book f64": the same code as printed, whose
-  np.zeros buffers are float64 (so its products run in float64);
-* helpers: helpers.conv.conv2d_forward + conv2d_backward;
+* textbook: the "Deep Learning from Scratch" im2col layer (TextbookConvolution below, with
+  helpers.perf.im2col_textbook), with float32 buffers like the other columns; "book f64": the
+  same code as printed, whose np.zeros buffers are float64 (so its products run in float64);
+* helpers: the engine, helpers.fast.conv2d_forward + conv2d_backward;
 * torch: torch.nn.functional.conv2d with autograd (skipped when torch is not installed).
 
 Timings on a shared machine are noisy; rerun on a quiet one before quoting them. On the
@@ -38,12 +40,18 @@ so that the best of them is rarely all slow. When other processes compete for th
 multi-threaded OpenBLAS slows down badly at every call, and helpers (a few small matrix
 products per image) more than the textbook (three large ones); there, compare with
 --threads 1 --clock cpu.
+
+--docs [PATH] writes the run (date, machine, command, table) between the lines
+<!-- bench_conv:begin --> and <!-- bench_conv:end --> of PATH (default docs/performance.md),
+replacing the previous run's.
 """
 
 import argparse
 import os
 import sys
 import time
+
+import report
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--threads", type=int, default=2, help="BLAS / torch threads (default 2)")
@@ -62,7 +70,11 @@ parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                          "on a busy machine, meaningful only with --threads 1")
 parser.add_argument("--naive-images", type=int, default=2,
                     help="images the loop version runs on, then scaled up (default 2)")
-args = parser.parse_args()
+args = report.parse_args(
+    parser, "bench_conv",
+    "a check that the script runs, in a few seconds: one small shape, and unless given otherwise "
+    "1 round x 1 call, no pause, no warm-up, 1 loop image (the figures mean nothing)",
+    dict(rounds=1, repeats=1, pause=0.0, warmup=0.0, naive_images=1))
 if args.clock == "cpu" and args.threads != 1:
     parser.error("--clock cpu needs --threads 1 (CPU time adds up the time of every thread)")
 
@@ -72,10 +84,8 @@ for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import textbook_im2col  # noqa: E402
-from helpers import conv, perf  # noqa: E402
+from helpers import conv, fast, perf  # noqa: E402
 
 try:
     import torch
@@ -89,6 +99,65 @@ SHAPES = [
     ("b", 100, 6, 14, 16, 5, 0),
     ("c", 64, 32, 32, 64, 3, 1),
 ]
+if args.quick:
+    SHAPES = [("q", 4, 3, 12, 8, 3, 1)]
+
+
+def col2im_textbook(col, input_shape, filter_h, filter_w, stride=1, pad=0, dtype=None):
+    """The book's col2im (common/util.py): the adjoint of helpers.perf.im2col_textbook, one
+    strided += per kernel offset. dtype: that of the padded image buffer (None: col's; the book
+    writes np.zeros, float64)."""
+    N, C, H, W = input_shape
+    out_h = (H + 2 * pad - filter_h) // stride + 1
+    out_w = (W + 2 * pad - filter_w) // stride + 1
+    col = col.reshape(N, out_h, out_w, C, filter_h, filter_w).transpose(0, 3, 4, 5, 1, 2)
+
+    img = np.zeros((N, C, H + 2 * pad + stride - 1, W + 2 * pad + stride - 1),
+                   dtype=col.dtype if dtype is None else dtype)
+    for y in range(filter_h):
+        y_max = y + stride * out_h
+        for x in range(filter_w):
+            x_max = x + stride * out_w
+            img[:, :, y:y_max:stride, x:x_max:stride] += col[:, :, y, x, :, :]
+
+    return img[:, :, pad:H + pad, pad:W + pad]
+
+
+class TextbookConvolution:
+    """The book's layer (common/layers.py, Convolution), as printed but for its im2col, which is
+    helpers.perf.im2col_textbook: forward(x) -> out (N, F, OH, OW); backward(dout) -> dx; dW, db.
+    No dilation (the book has none). dtype: that of the im2col / col2im buffers; None keeps the
+    input's (float32 here, like the other columns), np.float64 is the book's literal np.zeros."""
+
+    def __init__(self, W, b, stride=1, pad=0, dtype=None):
+        self.W, self.b, self.stride, self.pad, self.dtype = W, b, stride, pad, dtype
+
+    def forward(self, x):
+        FN, C, FH, FW = self.W.shape
+        N, C, H, W = x.shape
+        out_h = 1 + int((H + 2 * self.pad - FH) / self.stride)
+        out_w = 1 + int((W + 2 * self.pad - FW) / self.stride)
+
+        col = perf.im2col_textbook(x, (FH, FW), self.stride, self.pad, self.dtype)
+        col_W = self.W.reshape(FN, -1).T
+
+        out = np.dot(col, col_W) + self.b
+        out = out.reshape(N, out_h, out_w, -1).transpose(0, 3, 1, 2)
+
+        self.x, self.col, self.col_W = x, col, col_W
+        return out
+
+    def backward(self, dout):
+        FN, C, FH, FW = self.W.shape
+        dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+
+        self.db = np.sum(dout, axis=0)
+        self.dW = np.dot(self.col.T, dout)
+        self.dW = self.dW.transpose(1, 0).reshape(FN, C, FH, FW)
+
+        dcol = np.dot(dout, self.col_W.T)
+        dx = col2im_textbook(dcol, self.x.shape, FH, FW, self.stride, self.pad, self.dtype)
+        return dx
 
 
 def run_naive(x, w, b, dout, pad):
@@ -97,7 +166,7 @@ def run_naive(x, w, b, dout, pad):
 
 
 def make_textbook(w, b, pad, dtype=None):
-    layer = textbook_im2col.Convolution(w, b, stride=1, pad=pad, dtype=dtype)
+    layer = TextbookConvolution(w, b, stride=1, pad=pad, dtype=dtype)
 
     def run(x, dout):
         out = layer.forward(x)
@@ -107,8 +176,8 @@ def make_textbook(w, b, pad, dtype=None):
 
 
 def run_helpers(x, w, b, dout, pad):
-    out, cache = conv.conv2d_forward(x, w, b, padding=pad)
-    return (out,) + conv.conv2d_backward(dout, cache)
+    out, cache = fast.conv2d_forward(x, w, b, padding=pad)
+    return (out,) + fast.conv2d_backward(dout, cache)
 
 
 def make_torch(x, w, b, dout, pad):
@@ -144,10 +213,13 @@ def timed(fn):
 def main():
     stat = np.min if args.stat == "best" else np.median
     rows = []
-    print(perf.machine())                     # the CPU, NumPy and its BLAS
-    print(f"threads {args.threads}, {args.stat} of {args.rounds} "
-          f"rounds x {args.repeats} calls ({args.clock} clock)"
-          + (f", torch {torch.__version__}" if torch else ", torch not installed"))
+    started = report.now()
+    machine = perf.machine()
+    settings = (f"threads {args.threads}, {args.stat} of {args.rounds} "
+                f"rounds x {args.repeats} calls ({args.clock} clock)"
+                + (f", torch {torch.__version__}" if torch else ", torch not installed"))
+    print(machine)                            # the CPU, NumPy and its BLAS
+    print(settings)
     for name, n, c, hw, f, k, pad in SHAPES:
         rng = np.random.default_rng(0)
         x = rng.standard_normal((n, c, hw, hw)).astype(np.float32)
@@ -205,11 +277,16 @@ def main():
         if torch:
             cells.append(f"{ms['helpers'] / ms['torch']:.2f}x")
         lines.append("| " + " | ".join(cells) + " |")
+    note = (f"\\* loops: run on {args.naive_images} images and scaled up to the batch (x N / "
+            f"{args.naive_images}). All columns agree with a float64 computation to < 1e-4 "
+            f"relative error (checked before timing). textbook / helpers > 1 and helpers / torch "
+            f"< 1 mean helpers is faster. book f64 computes in float64, all others in float32.")
     print("\n".join(lines))
-    print(f"\\* loops: run on {args.naive_images} images and scaled up to the batch (x N / "
-          f"{args.naive_images}). All columns agree with a float64 computation to < 1e-4 "
-          f"relative error (checked before timing). textbook / helpers > 1 and helpers / torch "
-          f"< 1 mean helpers is faster. book f64 computes in float64, all others in float32.")
+    print(note)
+    if args.docs is not None:
+        table = "\n".join([settings + ".", ""] + lines + ["", note])
+        report.write_section("bench_conv", report.run_markdown(started, machine, table), args.docs)
+        print(f"written to {args.docs}", file=sys.stderr)
 
 
 if __name__ == "__main__":

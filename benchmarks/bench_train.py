@@ -1,6 +1,8 @@
 """Train a small CNN on the full Fashion-MNIST with helpers, and the same network in PyTorch.
 
     .venv/bin/python benchmarks/bench_train.py [--epochs 4] [--threads 2] [--no-torch]
+    .venv/bin/python benchmarks/bench_train.py --docs    # and write the table into docs/performance.md
+    .venv/bin/python benchmarks/bench_train.py --quick   # a check that it runs (a few seconds)
 
 Both runs use the same architecture, the same initial weights (He initialisation, drawn by
 helpers and copied into PyTorch), optimizer (Adam), learning-rate schedule (a cosine from
@@ -13,6 +15,12 @@ The machine's load average is printed at the start and the end: on a shared mach
 times mean little without it. When other processes keep the cores busy, ``--threads 1`` is
 much faster for both libraries: OpenBLAS (NumPy) and OpenMP (PyTorch) threads that wait for
 each other on small matrix products lose the core to other processes at every step.
+
+--quick trains on the first 2000 training images and tests on the first 1000, 1 epoch unless
+--epochs says otherwise: a check that the script runs, whose figures mean nothing.
+--docs [PATH] writes the run (date, machine, command, table) between the lines
+<!-- bench_train:begin --> and <!-- bench_train:end --> of PATH (default docs/performance.md),
+replacing the previous run's.
 """
 
 import argparse
@@ -38,6 +46,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
+import report as docs_report  # noqa: E402  (benchmarks/report.py)
 from helpers import layers  # noqa: E402
 from helpers.data import load_fashion_mnist  # noqa: E402
 from helpers.layers import (BatchNorm2D, Conv2D, Dense, Flatten, MaxPool2D, ReLU,  # noqa: E402
@@ -86,8 +95,15 @@ def torch_model(torch, start):
     return model
 
 
-def load_data():
+#: --quick: how many training and test images.
+QUICK_TRAIN, QUICK_TEST = 2000, 1000
+
+
+def load_data(quick=False):
     (x_train, y_train), (x_test, y_test), _ = load_fashion_mnist()
+    if quick:
+        x_train, y_train = x_train[:QUICK_TRAIN], y_train[:QUICK_TRAIN]
+        x_test, y_test = x_test[:QUICK_TEST], y_test[:QUICK_TEST]
     scale = np.float32(1 / 255)
     return ((x_train[:, None].astype(np.float32) * scale, y_train),
             (x_test[:, None].astype(np.float32) * scale, y_test))
@@ -178,6 +194,26 @@ def time_to(target, times, accs):
     return next((t for t, a in zip(times, accs) if a >= target), None)
 
 
+def markdown_table(args, results):
+    """The summary that main() prints last, as a Markdown table (one row per library) and the
+    ratios below it."""
+    lines = [f"| library | time to {args.target:.0%} test accuracy | best test accuracy | "
+             f"time for {args.epochs} epoch{'s' if args.epochs != 1 else ''} | time per epoch |",
+             "|---|---|---|---|---|"]
+    for name, (times, accs) in results.items():
+        t = time_to(args.target, times, accs)
+        lines.append(f"| {name} | " + (f"{t:.1f} s" if t is not None else "not reached")
+                     + f" | {max(accs):.4f} | {times[-1]:.1f} s | {times[-1] / len(times):.1f} s |")
+    if len(results) == 2:
+        th, tt = (time_to(args.target, *results[k]) for k in ("helpers", "pytorch"))
+        (h_times, _), (t_times, _) = results["helpers"], results["pytorch"]
+        lines += ["", (f"helpers / pytorch time to target: {th / tt:.2f}x; "
+                       if th is not None and tt is not None else "")
+                  + f"helpers / pytorch time per epoch: {h_times[-1] / t_times[-1]:.2f}x."]
+    lines += ["", "Times: training plus the per-epoch evaluation of the test set, wall clock."]
+    return "\n".join(lines)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=4)
@@ -192,17 +228,25 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--target", type=float, default=0.91)
     p.add_argument("--no-torch", action="store_true")
-    args = p.parse_args()
+    args = docs_report.parse_args(
+        p, "bench_train",
+        f"a check that the script runs, in a few seconds: the first {QUICK_TRAIN} training and "
+        f"{QUICK_TEST} test images, 1 epoch unless --epochs says otherwise (the figures mean nothing)",
+        dict(epochs=1))
 
-    print(machine())
-    print(f"load average at start: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} "
-          f"{os.getloadavg()[2]:.2f} on {os.cpu_count()} cores; threads {args.threads}")
-    train, test = load_data()
+    started = docs_report.now()
+    machine_line = machine()
+    load_start = (f"load average at start: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} "
+                  f"{os.getloadavg()[2]:.2f} on {os.cpu_count()} cores; threads {args.threads}")
+    print(machine_line)
+    print(load_start)
+    train, test = load_data(args.quick)
     args.steps_per_epoch = -(-len(train[0]) // args.batch_size)
-    print(f"Fashion-MNIST: train {train[0].shape} test {test[0].shape} {train[0].dtype}; "
-          f"batch size {args.batch_size}, Adam lr {args.lr} "
-          + ("on a cosine to 0, per mini-batch, " if args.schedule == "cosine"
-             else f"x {args.lr_decay} per epoch, ") + f"{args.epochs} epochs")
+    settings = (f"Fashion-MNIST: train {train[0].shape} test {test[0].shape} {train[0].dtype}; "
+                f"batch size {args.batch_size}, Adam lr {args.lr} "
+                + ("on a cosine to 0, per mini-batch, " if args.schedule == "cosine"
+                   else f"x {args.lr_decay} per epoch, ") + f"{args.epochs} epochs")
+    print(settings)
     print(helpers_model())
 
     results = {"helpers": run_helpers(train, test, args)}
@@ -215,8 +259,9 @@ def main():
         print(f"PyTorch {torch.__version__}, {args.threads} threads")
         results["pytorch"] = run_torch(torch, train, test, args)
 
-    print(f"\nload average at end: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} "
-          f"{os.getloadavg()[2]:.2f}")
+    load_end = (f"load average at end: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} "
+                f"{os.getloadavg()[2]:.2f}")
+    print("\n" + load_end)
     print(f"time to {args.target:.0%} test accuracy (training + per-epoch evaluation):")
     for name, (times, accs) in results.items():
         t = time_to(args.target, times, accs)
@@ -229,6 +274,15 @@ def main():
             print(f"  helpers / pytorch time to target: {th / tt:.2f}x")
         (h_times, _), (t_times, _) = results["helpers"], results["pytorch"]
         print(f"  helpers / pytorch time per epoch: {h_times[-1] / t_times[-1]:.2f}x")
+    if args.docs is not None:
+        libraries = ("helpers, PyTorch " + torch.__version__ if "pytorch" in results
+                     else "helpers only (" + ("--no-torch" if torch is not None
+                                              else "PyTorch not installed") + ")")
+        table = "\n".join([f"{settings}; {libraries}.", "",
+                           f"{load_start}; {load_end}.", "", markdown_table(args, results)])
+        docs_report.write_section("bench_train", docs_report.run_markdown(started, machine_line, table),
+                                  args.docs)
+        print(f"written to {args.docs}", file=sys.stderr)
 
 
 if __name__ == "__main__":
