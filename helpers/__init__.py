@@ -1,11 +1,9 @@
 """The course library: small NumPy modules, one idea each.
 
-Imports run one way: conv <- layers <- model <- train; plots and widgets sit on top; data
-stands alone. Import the module you need, e.g. ``from helpers import conv``.
+Imports run one way: shapes <- conv <- fast <- layers <- model <- train; plots and widgets sit
+on top; data stands alone. Import the module you need, e.g. ``from helpers import conv``.
 
-On import, ``helpers.memory.keep_freed_memory()`` asks the C allocator to keep freed memory
-for reuse (a training step then causes no page faults; see helpers/memory.py).
+Importing helpers changes nothing outside it: no thread starts, no allocator or BLAS setting
+changes. ``helpers.train.fit`` tunes the process for training while it runs (``tune=False``
+turns that off); see helpers/fast/README.md.
 """
-from helpers import memory as _memory
-
-_memory.keep_freed_memory()

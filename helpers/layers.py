@@ -19,15 +19,57 @@ the same weights every time.
 
 import contextlib
 import math
+import os
 
 import numpy as np
 
-from helpers import conv
+from helpers import conv, fast, shapes
 
 __all__ = [
-    "seed", "input_grad", "sublayers", "Parameter", "Layer", "Conv2D", "MaxPool2D", "AvgPool2D",
+    "use_engine", "engine", "seed", "input_grad", "sublayers", "Parameter", "Layer", "Conv2D", "MaxPool2D", "AvgPool2D",
     "GlobalAvgPool2D", "ReLU", "Sigmoid", "Tanh", "Flatten", "Dense", "Dropout", "BatchNorm2D", "SoftmaxCrossEntropy",
 ]
+
+# ----------------------------------------------------------------------------------------------
+# The engine the layers compute with
+# ----------------------------------------------------------------------------------------------
+ENGINES = {"fast": fast, "reference": conv}
+_engine = [os.environ.get("HELPERS_ENGINE", "fast").strip().lower() or "fast"]
+
+
+def engine():
+    """The name of the engine the layers compute with: "fast" (``helpers.fast``, the default)
+    or "reference" (``helpers.conv``: after ``use_engine("reference")``, or with
+    HELPERS_ENGINE=reference in the environment). ``ENGINES[engine()]`` is the module."""
+    name = _engine[-1]
+    if name not in ENGINES:
+        raise ValueError(f"the engine must be 'fast' or 'reference', got {name!r} (check the "
+                         f"environment variable HELPERS_ENGINE)")
+    return name
+
+
+class use_engine:
+    """Choose what every Conv2D, MaxPool2D and AvgPool2D computes with: "fast" (``helpers.fast``,
+    the default) or "reference" (``helpers.conv``, the code lessons 04-06 derive). Both give the
+    same results; the reference is slower. As a call it lasts until the next call; as a
+    ``with`` block it lasts for the block:
+
+    >>> with use_engine("reference"):
+    ...     pass                       # layers here run on helpers.conv
+    """
+
+    def __init__(self, name):
+        if name not in ENGINES:
+            raise ValueError(f"use_engine: name must be 'fast' or 'reference', got {name!r}")
+        self.previous = _engine[-1]
+        _engine[-1] = name
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _engine[-1] = self.previous
+
 
 # ----------------------------------------------------------------------------------------------
 # Random numbers
@@ -66,7 +108,7 @@ def _child_seed(rng):
 
 
 # ----------------------------------------------------------------------------------------------
-# Checks shared by several layers (geometry checks live in helpers.conv)
+# Checks shared by several layers (geometry checks live in helpers.shapes)
 # ----------------------------------------------------------------------------------------------
 def sublayers(layer):
     """Yield ``layer`` and every layer inside it, depth first (composites such as Sequential,
@@ -267,7 +309,7 @@ def _fmt(v):
 
 
 # ----------------------------------------------------------------------------------------------
-# Convolution and pooling (the arithmetic lives in helpers.conv)
+# Convolution and pooling (the arithmetic lives in helpers.conv and helpers.fast)
 # ----------------------------------------------------------------------------------------------
 class Conv2D(Layer):
     """2-D convolution (cross-correlation, as every library computes it).
@@ -316,12 +358,15 @@ class Conv2D(Layer):
         x = _check_4d(x, "Conv2D")
         _check_channels(x.shape[1], self.in_channels, "Conv2D", "in_channels", x.shape)
         p = self.params
-        out, self.cache = conv.conv2d_forward(x, p["W"], p.get("b"), self.stride, self.padding,
-                                              self.dilation)
+        name = engine()
+        out, cache = ENGINES[name].conv2d_forward(x, p["W"], p.get("b"), self.stride,
+                                                  self.padding, self.dilation)
+        self.cache = (name, cache)          # the backward pass of the engine that made it
         return out
 
     def backward(self, dout):
-        dx, dw, db = conv.conv2d_backward(dout, self.cache, need_dx=self.needs_input_grad)
+        name, cache = self.cache
+        dx, dw, db = ENGINES[name].conv2d_backward(dout, cache, need_dx=self.needs_input_grad)
         if self.trainable:
             self.grads["W"] = dw
             if self.bias:
@@ -372,9 +417,9 @@ class _Pool2D(Layer):
         self._geometry((1, *(k + 2 * p for k, p in zip(self.kernel_size, numeric))))
 
     def _geometry(self, in_shape):
-        """(C, H, W) -> (OH, OW), validated by helpers.conv (a zero-cost stand-in array)."""
+        """(C, H, W) -> (OH, OW), validated by helpers.shapes (a zero-cost stand-in array)."""
         stand_in = np.broadcast_to(np.float32(0), (1, *in_shape))
-        return conv._pool_geometry(stand_in, self.kernel_size, self.stride, self.padding)[-1]
+        return shapes.pool_geometry(stand_in, self.kernel_size, self.stride, self.padding)[-1]
 
     def output_shape(self, in_shape):
         if len(in_shape) != 3:
@@ -393,75 +438,19 @@ class _Pool2D(Layer):
 
 class MaxPool2D(_Pool2D):
     """Max pooling: x: (N, C, H, W) -> (N, C, OH, OW). The gradient goes to each window's
-    maximum (the first one on ties); padding is -inf, so it never wins.
-
-    The general case is ``helpers.conv.max_pool2d_forward``. The usual case, windows that tile
-    the input exactly (2x2, stride 2, even H and W), has a faster path here: a reshape shows
-    every window without copying anything.
-    """
-
-    def _tiles(self, shape):
-        (kh, kw), (h, w) = self.kernel_size, shape[2:]
-        return (self.stride == self.kernel_size and self.padding in ((0, 0), "valid")
-                and h % kh == 0 and w % kw == 0)
+    maximum (the first one on ties); padding is -inf, so it never wins."""
 
     def forward(self, x, train=True):
         x = _check_4d(x, "MaxPool2D")
-        if not self._tiles(x.shape):
-            out, cache = conv.max_pool2d_forward(x, self.kernel_size, self.stride, self.padding)
-            self.cache = ("general", cache)
-            return out
-        n, c, h, w = x.shape
-        kh, kw = self.kernel_size
-        # win[n, c, i, a, j, b] = x[n, c, i*KH + a, j*KW + b]: window (i, j), pixel (a, b) in it
-        win = x.reshape(n, c, h // kh, kh, w // kw, kw)
-        out = np.empty((n, c, h // kh, w // kw), dtype=win.dtype)
-
-        def work(lo, hi):                              # images lo..hi-1
-            o, v = out[lo:hi], win[lo:hi]
-            o[...] = v[:, :, :, 0, :, 0]
-            for a in range(kh):
-                for b in range(kw):
-                    if a or b:
-                        np.maximum(o, v[:, :, :, a, :, b], out=o)
-
-        _by_halves(work, x)
-        self.cache = ("tiled", win, out)
+        name = engine()
+        out, cache = ENGINES[name].max_pool2d_forward(x, self.kernel_size, self.stride,
+                                                       self.padding)
+        self.cache = (name, cache)
         return out
 
     def backward(self, dout):
-        if self.cache[0] == "general":
-            return conv.max_pool2d_backward(dout, self.cache[1])
-        _, win, out = self.cache
-        n, c, oh, kh, ow, kw = win.shape
-        dout = conv._check_dout(dout, out.shape)
-        dwin = np.empty(win.shape, dtype=dout.dtype)
-
-        def work(lo, hi):                              # images lo..hi-1
-            v, o, d, dv = win[lo:hi], out[lo:hi], dout[lo:hi], dwin[lo:hi]
-            not_found = np.ones(o.shape, dtype=bool)   # windows whose max is still to be found
-            hit = np.empty(o.shape, dtype=bool)
-            for a in range(kh):
-                for b in range(kw):
-                    np.equal(v[:, :, :, a, :, b], o, out=hit)
-                    hit &= not_found                   # only the first max of each window
-                    np.multiply(d, hit, out=dv[:, :, :, a, :, b])
-                    not_found &= ~hit
-
-        _by_halves(work, dwin)
-        return dwin.reshape(n, c, oh * kh, ow * kw)
-
-
-# Arrays of at least this many numbers are pooled in two threads, half the images each, when
-# helpers uses two (``helpers.conv.share_images``); below it, starting the second thread costs
-# more than it saves.
-SHARE_SIZE = 1 << 16
-
-
-def _by_halves(work, a):
-    """Run work(lo, hi) over the images of ``a``: in two threads when ``a`` is large."""
-    n = a.shape[0]
-    conv.share_images(work, n, n // 2 if a.size >= SHARE_SIZE else n)
+        name, cache = self.cache
+        return ENGINES[name].max_pool2d_backward(dout, cache)
 
 
 class AvgPool2D(_Pool2D):
@@ -470,11 +459,15 @@ class AvgPool2D(_Pool2D):
 
     def forward(self, x, train=True):
         x = _check_4d(x, "AvgPool2D")
-        out, self.cache = conv.avg_pool2d_forward(x, self.kernel_size, self.stride, self.padding)
+        name = engine()
+        out, cache = ENGINES[name].avg_pool2d_forward(x, self.kernel_size, self.stride,
+                                                       self.padding)
+        self.cache = (name, cache)
         return out
 
     def backward(self, dout):
-        return conv.avg_pool2d_backward(dout, self.cache)
+        name, cache = self.cache
+        return ENGINES[name].avg_pool2d_backward(dout, cache)
 
 
 class GlobalAvgPool2D(Layer):

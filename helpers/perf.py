@@ -9,12 +9,13 @@
 - ``conv_flops(...)`` counts the floating-point operations of a convolution;
 - ``conv2d_textbook`` is the im2col convolution as "Deep Learning from Scratch" writes it
   (a 6-D zero array filled by a loop over the kernel offsets, a transpose, a reshape);
-- ``benchmark_conv(cases)`` runs loops, textbook im2col, ``helpers.conv.conv2d`` and PyTorch
+- ``benchmark_conv(cases)`` runs loops, textbook im2col, ``helpers.conv.conv2d`` (the
+  reference), ``helpers.fast.conv2d`` (the engine) and PyTorch
   (when ``import torch`` works; the course does not install it) on a few shapes, checks that
   they all agree, and returns a table.
 
 Timings are noisy (other programs share the cores); agreement is exact up to rounding.
-Only ``helpers.conv`` is imported, so this module sits right above it.
+Only ``helpers.conv`` and ``helpers.fast`` are imported, so this module sits right above them.
 """
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from helpers import conv
+from helpers import conv, fast
+from helpers.fast import threads
 
 __all__ = ["machine", "best_time", "matmul_gflops", "peak_memory", "conv_flops", "im2col_textbook",
            "conv2d_textbook", "torch_conv2d", "CASES", "BenchResult", "benchmark_conv"]
@@ -78,8 +80,8 @@ def machine():
     2 threads)'. The BLAS part comes from threadpoolctl when it is installed. When the
     environment picks OpenBLAS's kernels (``OPENBLAS_CORETYPE``, which some machines set because
     older OpenBLAS builds fail on their CPU), the line says so: timings with other kernels do
-    not compare (the README's "Timings" gives the figures)."""
-    cores = conv._usable_cores()
+    not compare (docs/performance.md gives the figures)."""
+    cores = threads.usable_cores()
     caches = _caches()
     line = f"{_cpu_model()}, {cores} core{'s' if cores != 1 else ''}"
     line += f" ({caches})" if caches else ""
@@ -245,7 +247,8 @@ CASES = [
     {"name": "3x3 stride 2, 64 ch", "x": (32, 64, 16, 16), "w": (64, 64, 3, 3), "stride": 2, "padding": 1},
 ]
 
-LOOPS, TEXTBOOK, HELPERS, TORCH = ("loops", "textbook im2col", "helpers.conv2d", "PyTorch")
+LOOPS, TEXTBOOK, REFERENCE, HELPERS, TORCH = ("loops", "textbook im2col", "helpers.conv",
+                                              "helpers.fast", "PyTorch")
 
 
 def _fmt_seconds(s):
@@ -325,7 +328,8 @@ def benchmark_conv(cases=None, loops_images=1, repeat=3, include_torch=True, pea
     cases = CASES if cases is None else cases
     if loops_images < 1:
         raise ValueError(f"loops_images must be at least 1, got {loops_images}")
-    impls = {LOOPS: conv.conv2d_naive, TEXTBOOK: conv2d_textbook, HELPERS: conv.conv2d}
+    impls = {LOOPS: conv.conv2d_naive, TEXTBOOK: conv2d_textbook, REFERENCE: conv.conv2d,
+             HELPERS: fast.conv2d}
     notes = []
     torch_fn = torch_conv2d() if include_torch else None
     if torch_fn is not None:

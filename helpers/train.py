@@ -15,7 +15,7 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from helpers.conv import one_blas_thread
+from helpers.fast.tuning import for_training
 from helpers.layers import input_grad, sublayers
 from helpers.model import float_images, weights_dtype
 
@@ -106,7 +106,7 @@ def _reseed(model, seeds):
 
 
 def fit(model, loss, optimizer, x, y, epochs=1, batch_size=64, validation=None, seed=0,
-        progress=True, callback=None):
+        progress=True, callback=None, tune=True):
     """Train ``model`` with mini-batches; returns a History (per-epoch loss, acc, val_loss,
     val_acc, seconds).
 
@@ -118,8 +118,10 @@ def fit(model, loss, optimizer, x, y, epochs=1, batch_size=64, validation=None, 
     progress: show a tqdm progress bar per epoch (a widget in JupyterLab, text elsewhere).
     callback: called as ``callback(epoch, history)`` after each epoch (epoch = 1, 2, ...), e.g.
     to redraw live curves.
-    While it runs, the BLAS is held to one thread (``helpers.conv.one_blas_thread``): helpers'
-    convolutions share the two cores themselves, and measured faster that way.
+    tune: while fit runs, tune the process for training (``helpers.fast.tuning.for_training``):
+    the BLAS is held to one thread, as the engine shares the two cores itself, and the C
+    allocator keeps freed memory for reuse; both are undone when fit returns. tune=False
+    leaves the process as it is.
     """
     x, y = _check_data(model, x, y)
     if validation is not None:
@@ -140,8 +142,7 @@ def fit(model, loss, optimizer, x, y, epochs=1, batch_size=64, validation=None, 
     x_batch = np.empty((min(batch_size, n), *x.shape[1:]), dtype=x.dtype)
     update_every = max(1, len(batch_starts) // 50)          # progress text ~50 times an epoch
 
-    # the BLAS in one thread: the second core runs helpers' own thread (helpers.conv, note 6)
-    with one_blas_thread():
+    with for_training(tune):            # helpers/fast/README.md, ideas 6 and 10
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
             order = rng.permutation(n)

@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 from helpers import conv, layers
+from helpers.fast import pooling as fpooling
+from helpers.fast import threads as fthreads
 from helpers.gradcheck import check_layer, numerical_gradient, rel_error
 from helpers.layers import (AvgPool2D, BatchNorm2D, Conv2D, Dense, Dropout, Flatten,
                             GlobalAvgPool2D, MaxPool2D, ReLU, Sigmoid, SoftmaxCrossEntropy, Tanh)
@@ -133,10 +135,10 @@ def test_maxpool_tiled_path_shares_large_batches_between_two_threads(monkeypatch
     # result, ties included, is bit for bit the loops' result, and a small array stays in one
     import threading
     pytest.importorskip("threadpoolctl")
-    monkeypatch.setattr(conv, "THREADS", 2)
-    monkeypatch.setattr(layers, "SHARE_SIZE", 200)
+    monkeypatch.setattr(fthreads, "THREADS", 2)
+    monkeypatch.setattr(fpooling, "SHARE_SIZE", 200)
     seen = set()
-    real = conv.share_images
+    real = fthreads.share_images
 
     def spy(work, n, half=None):
         def watched(lo, hi):
@@ -144,7 +146,7 @@ def test_maxpool_tiled_path_shares_large_batches_between_two_threads(monkeypatch
             return work(lo, hi)
         return real(watched, n, half)
 
-    monkeypatch.setattr(conv, "share_images", spy)
+    monkeypatch.setattr(fthreads, "share_images", spy)
     rng = np.random.default_rng(4)
     x = rng.integers(0, 3, (5, 3, 6, 4)).astype(np.float32)   # many ties in the windows
     dout = rng.standard_normal((5, 3, 3, 2)).astype(np.float32)
@@ -480,3 +482,79 @@ def test_batchnorm_argument_errors():
     with pytest.raises(ValueError, match=r"eps must be a positive number.*got 0"):
         BatchNorm2D(4, eps=0)
     assert BatchNorm2D(4, momentum=0.0, eps=1e-3).momentum == 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# The engine switch: every layer on helpers.fast (default) or on helpers.conv (the reference)
+# ---------------------------------------------------------------------------------------------
+
+def _small_net():
+    from helpers.model import Sequential
+    layers.seed(0)
+    return Sequential(Conv2D(2, 4, 3, padding=1), layers.ReLU(), MaxPool2D(2),
+                      Conv2D(4, 3, 3, stride=2), AvgPool2D(2, stride=1), Flatten())
+
+
+def test_use_engine_runs_every_layer_on_the_reference_and_gives_the_same_numbers(monkeypatch):
+    x = np.random.default_rng(0).standard_normal((3, 2, 12, 12))
+    calls = []
+    for name in ("conv2d_forward", "conv2d_backward", "max_pool2d_forward", "max_pool2d_backward",
+                 "avg_pool2d_forward", "avg_pool2d_backward"):
+        real = getattr(conv, name)
+        monkeypatch.setattr(conv, name, lambda *a, _real=real, _name=name, **k:
+                            calls.append(_name) or _real(*a, **k))
+    results = {}
+    for engine in ("fast", "reference"):
+        net = _small_net().astype(np.float64)
+        calls.clear()
+        with layers.use_engine(engine):
+            assert layers.engine() == engine
+            out = net.forward(x)
+            dx = net.backward(np.ones_like(out))
+        results[engine] = (out, dx, {k: g.copy() for k, g in net.grads.items()})
+        if engine == "reference":           # all six of helpers.conv's functions ran
+            assert sorted(set(calls)) == sorted(["conv2d_forward", "conv2d_backward",
+                                                 "max_pool2d_forward", "max_pool2d_backward",
+                                                 "avg_pool2d_forward", "avg_pool2d_backward"])
+        else:                               # the engine ran its own convolutions
+            assert "conv2d_forward" not in calls and "conv2d_backward" not in calls
+    assert layers.engine() == "fast"        # the with-block put it back
+    np.testing.assert_allclose(results["fast"][0], results["reference"][0], atol=1e-12)
+    np.testing.assert_allclose(results["fast"][1], results["reference"][1], atol=1e-12)
+    for k in results["fast"][2]:
+        np.testing.assert_allclose(results["fast"][2][k], results["reference"][2][k], atol=1e-12)
+
+
+def test_use_engine_as_a_call_lasts_until_the_next_call_and_names_its_rule():
+    try:
+        layers.use_engine("reference")
+        assert layers.engine() == "reference"
+    finally:
+        layers.use_engine("fast")
+    assert layers.engine() == "fast"
+    with pytest.raises(ValueError, match="'fast' or 'reference', got 'slow'"):
+        layers.use_engine("slow")
+
+
+def test_helpers_engine_environment_variable():
+    import subprocess
+    import sys
+    code = "from helpers import layers; print(layers.engine())"
+    env = {**__import__("os").environ, "HELPERS_ENGINE": "reference"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "reference"
+    env["HELPERS_ENGINE"] = "turbo"
+    code = ("from helpers import layers\nimport numpy as np\n"
+            "layers.Conv2D(1, 1, 1).forward(np.ones((1, 1, 2, 2)))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode != 0 and "HELPERS_ENGINE" in out.stderr and "'turbo'" in out.stderr
+
+
+def test_a_layer_that_ran_can_be_deep_copied():
+    # zoo.clone deep-copies trained models (lesson 10); a layer's cache must hold no module
+    import copy
+    net = _small_net()
+    net.forward(np.ones((2, 2, 12, 12), np.float32))
+    twin = copy.deepcopy(net)
+    np.testing.assert_array_equal(twin.forward(np.ones((2, 2, 12, 12), np.float32)),
+                                  net.forward(np.ones((2, 2, 12, 12), np.float32)))

@@ -177,9 +177,10 @@ def test_fit_reseeds_dropout_inside_composites():
 
 
 def test_fit_holds_the_blas_to_one_thread_while_helpers_uses_two(monkeypatch):
-    # helpers.conv note 6: during the epochs the second core is helpers' own, then it is given back
+    # helpers/fast/README.md idea 6: during the epochs the second core is the engine's own, then
+    # it is given back; fit(tune=False) leaves the BLAS alone
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    from helpers import conv
+    from helpers.fast import threads as fthreads
 
     def blas_threads():
         return {i["num_threads"] for i in threadpoolctl.threadpool_info()
@@ -199,11 +200,11 @@ def test_fit_holds_the_blas_to_one_thread_while_helpers_uses_two(monkeypatch):
     model = Sequential(Spy(), Flatten(), Dense(36, 3, rng=0))
     with threadpoolctl.threadpool_limits(2, user_api="blas"):
         before = blas_threads()
-        for threads, expected in ((2, {1}), (1, before)):
-            monkeypatch.setattr(conv, "THREADS", threads)
+        for threads, tune, expected in ((2, True, {1}), (1, True, before), (2, False, before)):
+            monkeypatch.setattr(fthreads, "THREADS", threads)
             Spy.seen = set()
             fit(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.01), x, y,
-                validation=(x, y), progress=False)
+                validation=(x, y), progress=False, tune=tune)
             assert Spy.seen == expected
             assert blas_threads() == before
 

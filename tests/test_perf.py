@@ -56,7 +56,7 @@ def test_peak_memory_sees_copies_not_views():
 def test_benchmark_conv_agrees_and_scales_the_loop_time(monkeypatch):
     monkeypatch.setattr(perf, "torch_conv2d", lambda: None)        # as on a machine without torch
     res = perf.benchmark_conv(TINY, loops_images=1, repeat=1, peak_gflops=10.0)
-    assert res.implementations == [perf.LOOPS, perf.TEXTBOOK, perf.HELPERS]
+    assert res.implementations == [perf.LOOPS, perf.TEXTBOOK, perf.REFERENCE, perf.HELPERS]
     assert res.max_error() < 1e-5
     assert [r["flops"] for r in res.rows] == [perf.conv_flops(c["x"], c["w"], c["stride"], c["padding"])
                                               for c in TINY]
