@@ -143,3 +143,105 @@ def test_edge_responses_numbers():
 def test_solutions_are_registered():
     assert "def correlate2d_taps" in solution("correlate2d_taps", show=False)
     assert "[-2, 0, 2]" in solution("vertical_edge_filter", show=False)
+
+
+# --- issue item 7: a checker is never wrong -------------------------------------------------
+
+from helpers.exercises import Feedback  # noqa: E402
+
+SOBEL_5 = np.array([[-1, -2, 0, 2, 1], [-4, -8, 0, 8, 4], [-6, -12, 0, 12, 6],
+                    [-4, -8, 0, 8, 4], [-1, -2, 0, 2, 1]], dtype=float)
+PREWITT_X = np.array([[-1, 0, 1]] * 3, dtype=float)
+SCHARR_X = np.array([[-3, 0, 3], [-10, 0, 10], [-3, 0, 3]], dtype=float)
+LINE_DETECTOR = np.array([[-1, 2, -1]] * 3, dtype=float)
+
+
+@pytest.mark.parametrize("w", [vertical_edge_filter(), -vertical_edge_filter(), PREWITT_X, SCHARR_X,
+                               SOBEL_5, [[1, -1]], [[-1, -1, 1, 1]], [[-2, 1, 1]] * 3,
+                               vertical_edge_filter().astype(np.int64)])
+def test_real_vertical_edge_filters_pass(w):
+    fb = check_vertical_edge_filter(w)
+    assert fb.ok, fb.message
+
+
+def test_only_sobel_x_of_the_classic_filters_passes():
+    # the notebook asserts this on its table of classic filters
+    from helpers.widgets.filter_explorer import make_filter
+    names = ["identity", "box blur", "sharpen", "sobel x", "sobel y", "laplacian"]
+    assert [n for n in names if check_vertical_edge_filter(make_filter(n, 3)).ok] == ["sobel x"]
+
+
+def test_line_detector_is_not_a_vertical_edge_filter():
+    # the exact answer of the issue: [[-1, 2, -1]] x 3 responds to the vertical edge (3), ignores
+    # the horizontal edge and the flat area, and was called right
+    assert edge_responses(LINE_DETECTOR) == {"vertical edge": 3.0, "horizontal edge": 0.0, "flat grey": 0.0}
+    fb = check_vertical_edge_filter(LINE_DETECTOR)
+    assert not fb.ok and fb.done
+    assert "line detector, not an edge detector" in fb.message
+    assert "+3 on one side of the edge and -3 on the other" in fb.message
+    assert "smooth ramp" in fb.message and "[-1, 0, 1]" in fb.message
+
+
+@pytest.mark.parametrize("w", [-LINE_DETECTOR, [[1, -2, 1]], [[-1, 3, -2]] * 3, [[0, -1, 2, -1]]])
+def test_other_line_detectors_are_named(w):
+    fb = check_vertical_edge_filter(w)
+    assert not fb.ok and "line detector" in fb.message
+
+
+@pytest.mark.parametrize("w, wt", [
+    (vertical_edge_filter().T, "[[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]"),
+    (PREWITT_X.T, "[[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]]"),
+    (np.array([[1], [-1]]), "[[1, -1]]"),
+    (SOBEL_5.T, "[[-1, -2, 0, 2, 1]"),
+    (-SCHARR_X.T, "[[3, 0, -3]"),
+])
+def test_transposed_kernel_is_told_to_transpose(w, wt):
+    fb = check_vertical_edge_filter(w)
+    assert not fb.ok and fb.done
+    assert "this finds horizontal edges" in fb.message and "transpose it" in fb.message
+    assert f"w.T = {wt}" in fb.message
+    assert check_vertical_edge_filter(np.asarray(w).T).ok        # and the transpose passes
+
+
+def test_transposed_line_detector_is_not_told_to_transpose():
+    fb = check_vertical_edge_filter(LINE_DETECTOR.T)
+    assert not fb.ok and "horizontal lines" in fb.message and "still be a line detector" in fb.message
+    assert "transpose it" not in fb.message
+
+
+def test_typical_wrong_filters_are_still_rejected():
+    for w in ([[1, 0, -1], [2, 0, -2], [1, 0, 2]], np.ones((3, 3)), [[0, 1, 0], [1, -4, 1], [0, 1, 0]],
+              [[1, -1], [-1, 1]]):
+        assert not check_vertical_edge_filter(w).ok
+
+
+@pytest.mark.parametrize("odd, words", [("3", "string"), (lambda: PREWITT_X, "function"),
+                                        ([-1, 0, 1], "[[-1, 0, 1]]")])
+def test_odd_filters_get_a_specific_message(odd, words):
+    fb = check_vertical_edge_filter(odd)
+    assert not fb.ok and words in fb.message
+
+
+def _raises(*args, **kwargs):
+    raise ValueError("boom")
+
+
+ODD_VALUES = [None, 3, "3", [], np.zeros((0,)), np.float64("nan"), ..., {}, np.zeros((0, 3)),
+              np.array([["a", "b"]]), object(), 1j, np.full((2, 2), np.inf)]
+ODD_FUNCTIONS = [_raises, lambda *a, **k: None] + [lambda *a, v=v, **k: v for v in ODD_VALUES]
+
+
+def _never_right(fb):
+    assert isinstance(fb, Feedback) and not fb.ok
+    assert isinstance(fb.message, str) and fb.message
+    assert str(fb) and fb._repr_html_()
+
+
+@pytest.mark.parametrize("odd", ODD_VALUES + ODD_FUNCTIONS)
+def test_sweep_vertical_edge_filter(odd):
+    _never_right(check_vertical_edge_filter(odd))
+
+
+@pytest.mark.parametrize("odd", ODD_VALUES + ODD_FUNCTIONS)
+def test_sweep_correlate2d(odd):
+    _never_right(check_correlate2d(odd))

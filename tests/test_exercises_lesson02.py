@@ -148,3 +148,87 @@ def test_fitting_strides_odd_return_values():
 def test_solutions_are_registered():
     for name in ("out_size", "same_padding", "fitting_strides"):
         assert f"def {name}" in solution(name, show=False)
+
+
+# --- issue item 7: a checker is never wrong -------------------------------------------------
+
+import numpy as np  # noqa: E402
+
+from helpers.exercises import Feedback  # noqa: E402
+
+
+def test_string_answer_is_named_a_string_not_a_mismatch():
+    # the exact answer of the issue: "3" used to get "you return 3, expected 3"
+    fb = check_out_size(lambda n, k, s=1, p=0, d=1: str(out_size(n, k, s, p, d)))
+    assert not fb.ok and fb.done
+    assert "you return 3, expected 3" not in fb.message
+    assert "string '3'" in fb.message and 'return 3, not "3"' in fb.message
+    assert "number" in fb.message
+
+
+def test_string_answers_in_the_other_lesson02_checkers():
+    fb = check_same_padding(lambda k, d=1: None if same_padding(k, d) is None else str(same_padding(k, d)))
+    assert not fb.ok and "string '0'" in fb.message and 'return 0, not "0"' in fb.message
+    fb = check_fitting_strides(lambda n, k, p=0, d=1: [str(s) for s in fitting_strides(n, k, p, d)])
+    assert not fb.ok and "'1'" in fb.message and "whole number" in fb.message
+    fb = check_fitting_strides(lambda n, k, p=0, d=1: "1, 2, 3")
+    assert not fb.ok and "not strings" in fb.message
+
+
+def test_numpy_integers_are_right():
+    assert check_out_size(lambda *a: np.int64(out_size(*a))).ok
+    assert check_out_size(lambda *a: np.array(out_size(*a))).ok
+    assert check_same_padding(lambda k, d=1: None if same_padding(k, d) is None else np.int32(same_padding(k, d))).ok
+    assert check_fitting_strides(lambda *a: np.array(fitting_strides(*a))).ok
+
+
+@pytest.mark.parametrize("fn, words", [
+    (lambda n, k, s=1, p=0, d=1: [out_size(n, k, s, p, d)], "not one number"),
+    (lambda n, k, s=1, p=0, d=1: np.array([out_size(n, k, s, p, d)]), "not one number"),
+    (lambda n, k, s=1, p=0, d=1: True, "yes/no value"),
+    (lambda n, k, s=1, p=0, d=1: float("nan"), "you return nan"),
+    (lambda n, k, s=1, p=0, d=1: "three", "string 'three'"),
+])
+def test_out_size_non_numbers_are_named(fn, words):
+    fb = check_out_size(fn)
+    assert not fb.ok and fb.done and words in fb.message, fb.message
+
+
+def test_same_padding_fractions_and_floats():
+    fb = check_same_padding(lambda k, d=1: (d * (k - 1)) / 2)          # 0.5 for k = 2
+    assert not fb.ok and "a fraction of a pixel" in fb.message and "Expected None" in fb.message
+    fb = check_same_padding(lambda k, d=1: None if same_padding(k, d) is None else float(same_padding(k, d)))
+    assert not fb.ok and "floats" in fb.message
+
+
+def test_fitting_strides_fractions_are_not_truncated_into_a_right_answer():
+    # int(1.5) == 1: these used to be accepted
+    fb = check_fitting_strides(lambda n, k, p=0, d=1: [s + 0.5 for s in fitting_strides(n, k, p, d)])
+    assert not fb.ok and "1.5" in fb.message and "whole number" in fb.message
+    fb = check_fitting_strides(lambda n, k, p=0, d=1: [float(s) for s in fitting_strides(n, k, p, d)])
+    assert not fb.ok and "floats" in fb.message
+    fb = check_fitting_strides(lambda n, k, p=0, d=1: [True] + fitting_strides(n, k, p, d)[1:])
+    assert not fb.ok
+
+
+def test_passing_a_value_instead_of_the_function():
+    fb = check_out_size(3)
+    assert not fb.ok and "pass your function itself" in fb.message and "check_out_size(out_size)" in fb.message
+
+
+def _raises(*args, **kwargs):
+    raise ValueError("boom")
+
+
+ODD_VALUES = [None, 3, "3", [], np.zeros((0,)), np.float64("nan"), ..., {}, np.zeros((2, 2)),
+              object(), 1j, -1, float("inf")]
+ODD_FUNCTIONS = [_raises, lambda *a, **k: None] + [lambda *a, v=v, **k: v for v in ODD_VALUES]
+
+
+@pytest.mark.parametrize("checker", [check_out_size, check_same_padding, check_fitting_strides])
+@pytest.mark.parametrize("odd", ODD_VALUES + ODD_FUNCTIONS)
+def test_sweep_odd_answers(checker, odd):
+    fb = checker(odd)
+    assert isinstance(fb, Feedback) and not fb.ok
+    assert isinstance(fb.message, str) and fb.message
+    assert str(fb) and fb._repr_html_()

@@ -148,3 +148,98 @@ def test_solutions_print():
     for name in ("conv_params", "cifar_params"):
         src = solution(name, show=False)
         assert "def " in src and "@register_solution" not in src
+
+
+# --- issue item 7: a checker is never wrong -------------------------------------------------
+
+from helpers.exercises import Feedback  # noqa: E402
+
+
+def test_misspelled_key_is_named_not_called_right():
+    # the exact answer of the issue: {"Conv1": 896} used to get "the 1 entries you filled in are right"
+    fb = lesson03.check_cifar_params({"Conv1": 896})
+    assert not fb.ok and fb.done
+    assert 'you wrote "Conv1"; the expected key is "conv1"' in fb.message
+    assert "Its value, 896, is right for conv1" in fb.message
+    assert "you filled in are right" not in fb.message
+
+
+def test_misspelled_key_in_a_full_answer():
+    a = lesson03.cifar_params_solution()
+    a["Conv1"] = a.pop("conv1")
+    fb = lesson03.check_cifar_params(a)
+    assert not fb.ok and fb.done
+    assert 'you wrote "Conv1"; the expected key is "conv1"' in fb.message
+    assert "Still to fill in" not in fb.message          # conv1 is not missing: it is misspelled
+
+
+@pytest.mark.parametrize("key", ["Conv1", "CONV1", "conv 1", "conv_1", "cnv1", " conv1"])
+def test_near_misses_are_mapped_to_the_key_they_mean(key):
+    fb = lesson03.check_cifar_params({key: 896})
+    assert not fb.ok and f'you wrote "{key}"; the expected key is "conv1"' in fb.message
+
+
+def test_misspelled_key_with_a_wrong_value_gets_both():
+    fb = lesson03.check_cifar_params({"Conv1": 864})
+    assert not fb.ok
+    assert 'the expected key is "conv1"' in fb.message and "bias is missing" in fb.message
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"relu1": 0}, 'the key "relu1" is not an entry'),
+    ({"conv4": 9248}, 'the key "conv4" is not an entry'),
+    ({"Conv1": 896}, 'the key "Conv1" repeats "conv1"'),
+    ({1: 896}, "the key 1 is not an entry"),
+])
+def test_extra_keys_make_a_full_answer_wrong(changes, words):
+    fb = lesson03.check_cifar_params(answer(**{}) | changes)
+    assert not fb.ok and fb.done and words in fb.message, fb.message
+
+
+def test_values_are_still_checked_with_exact_keys():
+    assert lesson03.check_cifar_params(lesson03.cifar_params_solution()).ok
+    fb = lesson03.check_cifar_params(answer(conv2=896))
+    assert not fb.ok and "previous layer's output" in fb.message
+    fb = lesson03.check_cifar_params(answer(conv1=np.array([896])))
+    assert not fb.ok and "whole number" in fb.message
+    assert lesson03.check_cifar_params(answer(conv1=np.int64(896), total=np.float64(86346.0))).ok
+
+
+def test_one_right_entry_is_singular():
+    fb = lesson03.check_cifar_params({"conv1": 896})
+    assert not fb.ok and not fb.done and "the 1 entry you filled in is right" in fb.message
+
+
+def test_conv_params_string_and_value_instead_of_function():
+    fb = lesson03.check_conv_params(lambda *a: str(ref(*a)))
+    assert not fb.ok and "string '168'" in fb.message and 'not "168"' in fb.message
+    fb = lesson03.check_conv_params(896)
+    assert not fb.ok and "pass your function itself" in fb.message
+
+
+def _raises(*args, **kwargs):
+    raise ValueError("boom")
+
+
+ODD_VALUES = [None, 3, "3", [], np.zeros((0,)), np.float64("nan"), ..., {}, np.zeros((2, 2)),
+              object(), 1j, True, float("inf")]
+ODD_FUNCTIONS = [_raises, lambda *a, **k: None] + [lambda *a, v=v, **k: v for v in ODD_VALUES]
+
+
+def _never_right(fb):
+    assert isinstance(fb, Feedback) and not fb.ok
+    assert isinstance(fb.message, str) and fb.message
+    assert str(fb) and fb._repr_html_()
+
+
+@pytest.mark.parametrize("odd", ODD_VALUES + ODD_FUNCTIONS)
+def test_sweep_conv_params(odd):
+    _never_right(lesson03.check_conv_params(odd))
+
+
+@pytest.mark.parametrize("odd", ODD_VALUES + ODD_FUNCTIONS)
+def test_sweep_cifar_params(odd):
+    _never_right(lesson03.check_cifar_params(odd))
+    _never_right(lesson03.check_cifar_params({"conv1": odd}))
+    _never_right(lesson03.check_cifar_params(answer(conv1=odd)))
+    _never_right(lesson03.check_cifar_params({"Conv1": odd}))

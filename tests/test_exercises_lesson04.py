@@ -121,6 +121,9 @@ def test_stride_and_padding_both_ignored():
     x = np.arange(1, np.prod(shape) + 1, dtype=float).reshape(shape)
     fb = lesson04._shape_feedback(padding_and_stride_ignored(x, k, s, p), conv.im2col(x, k, s, p), shape, k, s, p)
     assert "padding missing" in fb.message and "stride ignored" in fb.message
+    fb = lesson04._shape_feedback(padding_and_stride_ignored(x, k, s, p), conv.im2col(x, k, s, p), shape, k, s,
+                                  p, x)
+    assert "padding missing" in fb.message and "stride ignored" in fb.message
 
 
 def test_rows_and_columns_both_wrong_are_both_named():
@@ -147,3 +150,73 @@ def test_non_array_result():
 def test_solution_prints_source(capsys):
     src = solution("im2col")
     assert "def im2col_solution" in src and "np.pad" in capsys.readouterr().out
+
+
+# --- issue item 7: a checker is never wrong -------------------------------------------------
+
+from helpers.exercises import Feedback  # noqa: E402
+
+
+def padded_but_size_from_unpadded(x, k, stride=1, padding=0):
+    """Pads x, but counts the windows with the unpadded H, W: the issue's wrong answer."""
+    n, c, h, w = x.shape
+    oh, ow = (h - k) // stride + 1, (w - k) // stride + 1      # the slip: no 2 * padding
+    xp = np.pad(x, [(0, 0), (0, 0), (padding, padding), (padding, padding)])
+    cols = np.empty((n * oh * ow, c * k * k))
+    r = 0
+    for i in range(n):
+        for a in range(oh):
+            for b in range(ow):
+                cols[r] = xp[i, :, a * stride:a * stride + k, b * stride:b * stride + k].reshape(-1)
+                r += 1
+    return cols
+
+
+def test_padded_but_size_from_unpadded_image_is_not_called_padding_missing():
+    fb = lesson04.check_im2col(padded_but_size_from_unpadded)
+    assert not fb.ok and fb.done
+    assert "padding missing" not in fb.message
+    assert "You padded x, but took the number of windows from the unpadded image" in fb.message
+    assert "(H - KH)//S + 1 = (4 - 3)//1 + 1 = 2" in fb.message and "2x2 windows per image instead of 4x4" in fb.message
+    assert "OH = (H + 2P - KH)//S + 1 = (4 + 2*1 - 3)//1 + 1 = 4" in fb.message
+    assert "(8, 27)" in fb.message and "(32, 27)" in fb.message
+
+
+def test_padding_really_missing_is_still_named():
+    fb = lesson04.check_im2col(padding_missing)
+    assert not fb.ok and "padding missing" in fb.message and "np.pad" in fb.message
+    assert "unpadded image" not in fb.message
+
+
+def test_too_few_windows_of_another_kind_is_not_called_padding_missing():
+    # no padding and the rows reversed: the shape of "padding missing", but other values
+    fb = lesson04.check_im2col(lambda x, k, stride=1, padding=0: padding_missing(x, k, stride, padding)[::-1]
+                               if padding else ref(x, k, stride, padding))
+    assert not fb.ok and "padding missing" not in fb.message
+    assert "OH = (H + 2P - KH)//S + 1" in fb.message
+
+
+def test_none_string_and_value_instead_of_function():
+    fb = lesson04.check_im2col(lambda x, k, stride=1, padding=0: None)
+    assert not fb.ok and fb.done and "return cols" in fb.message
+    fb = lesson04.check_im2col(lambda x, k, stride=1, padding=0: "3")
+    assert not fb.ok and "not an array of numbers" in fb.message
+    fb = lesson04.check_im2col(np.zeros((4, 18)))
+    assert not fb.ok and "pass your function itself" in fb.message
+
+
+def _raises(*args, **kwargs):
+    raise ValueError("boom")
+
+
+ODD_VALUES = [None, 3, "3", [], np.zeros((0,)), np.float64("nan"), ..., {}, np.zeros((4, 18)),
+              np.full((4, 18), np.nan), object(), 1j, True, np.zeros((18, 4, 1))]
+ODD_FUNCTIONS = [_raises, lambda *a, **k: None] + [lambda *a, v=v, **k: v for v in ODD_VALUES]
+
+
+@pytest.mark.parametrize("odd", ODD_VALUES + ODD_FUNCTIONS)
+def test_sweep_odd_answers(odd):
+    fb = lesson04.check_im2col(odd)
+    assert isinstance(fb, Feedback) and not fb.ok
+    assert isinstance(fb.message, str) and fb.message
+    assert str(fb) and fb._repr_html_()

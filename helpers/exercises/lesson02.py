@@ -17,6 +17,52 @@ def _k_eff(k, d):
     return d * (k - 1) + 1
 
 
+def _as_number(value):
+    """``value`` as a plain int or float when it is one real number (Python or NumPy scalar, or a
+    0-d array); None for anything else (strings, lists, arrays, bools, None)."""
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    return int(value) if isinstance(value, numbers.Integral) else float(value)
+
+
+def _short(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _not_a_number(got, what: str) -> str:
+    """Why ``got`` (which is no single number) cannot be the answer; ``what`` names the answer."""
+    What = what[0].upper() + what[1:]
+    if isinstance(got, str):
+        text = got.strip()
+        try:
+            if not math.isfinite(float(text)):
+                text = ""
+        except ValueError:
+            text = ""
+        if text:
+            return (f"you return the string {_short(got)}: text in quotes, not a number. {What} must be a "
+                    f"number, so that it can size arrays and enter sums: return {text}, not \"{text}\" "
+                    f"(leave out str() or the f-string).")
+        return (f"you return the string {_short(got)}: text, not a number. {What} must be a number, "
+                f"e.g. return 3, not \"3\".")
+    if isinstance(got, bool) or str(getattr(got, "dtype", "")) == "bool":
+        return f"you return {_short(got)}, a yes/no value (bool); {what} must be a number."
+    if callable(got):
+        return f"you return a function; {what} must be a number: call it, or return the result itself."
+    if hasattr(got, "shape") or isinstance(got, (list, tuple, set, dict)):
+        return (f"you return {type(got).__name__} {_short(got)}, not one number; {what} is a single number "
+                f"(one axis at a time).")
+    return f"you return {_short(got)} (of type {type(got).__name__}); {what} must be a number."
+
+
+def _not_callable(fn, name: str):
+    return wrong(f"pass your function itself, as in check_{name}({name}); you passed "
+                 f"{type(fn).__name__} {_short(fn)}. Write `def {name}(...):` in the cell above the checker.")
+
+
 # --- exercise 1: the output size -------------------------------------------------------------
 
 @register_solution("out_size")
@@ -66,6 +112,8 @@ def check_out_size(fn) -> "Feedback":
     """Check a learner's ``fn(n, k, s=1, p=0, d=1)`` against the output-size formula."""
     if is_unfinished(fn):
         return not_done("Write out_size(n, k, s=1, p=0, d=1) with the formula.")
+    if not callable(fn):
+        return _not_callable(fn, "out_size")
     answers = []
     for case in SIZE_CASES:
         got, fb = call_learner(fn, *case)
@@ -73,9 +121,15 @@ def check_out_size(fn) -> "Feedback":
             return fb
         if got is None:
             return wrong("your function returned None: end it with `return ...`.")
-        answers.append(got)
+        value = _as_number(got)
+        if value is None:
+            return wrong(f"for {_fmt_case(case)} " + _not_a_number(got, "an output size"))
+        if isinstance(value, float) and not math.isfinite(value):
+            return wrong(f"for {_fmt_case(case)} you return {value}, not a number of positions. "
+                         f"The formula is floor((N + 2p - k_eff) / s) + 1.")
+        answers.append(value)
     expected = [out_size(*c) for c in SIZE_CASES]
-    floats = [a for a in answers if isinstance(a, float) or getattr(getattr(a, "dtype", None), "kind", "") == "f"]
+    floats = [a for a in answers if isinstance(a, float)]
     for case, got, exp in zip(SIZE_CASES, answers, expected):
         if got != exp:
             break
@@ -124,12 +178,29 @@ def check_same_padding(fn) -> "Feedback":
     """Check a learner's ``fn(k, d=1)``: the symmetric padding keeping the size, or None."""
     if is_unfinished(fn):
         return not_done("Write same_padding(k, d=1); return None when no padding works.")
+    if not callable(fn):
+        return _not_callable(fn, "same_padding")
+    floats = []
     for k, d in SAME_CASES:
         got, fb = call_learner(fn, k, d)
         if fb is not None:
             return fb
         exp = same_padding(k, d)
         ke = _k_eff(k, d)
+        if got is not None:
+            value = _as_number(got)
+            if value is None:
+                return wrong(f"for k={k}, d={d} " + _not_a_number(got, "a padding (or None)"))
+            if isinstance(value, float) and not math.isfinite(value):
+                return wrong(f"for k={k}, d={d} you return {value}, not a number of pixels.")
+            if isinstance(value, float) and not value.is_integer():
+                what = (f"expected None: k_eff = {ke} is even, so no whole padding works" if exp is None
+                        else f"expected {exp}")
+                return wrong(f"for k={k}, d={d} you return {value:g}, a fraction of a pixel: padding "
+                             f"comes in whole rows of zeros. {what[0].upper() + what[1:]}.")
+            if isinstance(value, float):
+                floats.append(got)
+            got = value
         if got == exp and (got is None) == (exp is None):
             continue
         n = 10
@@ -140,12 +211,10 @@ def check_same_padding(fn) -> "Feedback":
                              f"then gives {out} outputs, not {n}. 2p = k_eff - 1 = {ke - 1} is odd, so no "
                              f"padding that is the same on both sides keeps the size: return None (libraries "
                              f"pad one more row at the bottom/right in this case).")
-            return wrong(f"for k={k}, d={d} you return {got!r}; expected None (k_eff = {ke} is even).")
+            return wrong(f"for k={k}, d={d} you return {_short(got)}; expected None (k_eff = {ke} is even).")
         if got is None:
             return wrong(f"for k={k}, d={d} you return None, but k_eff = {ke} is odd, so p = "
                          f"(k_eff - 1)/2 = {exp} keeps the size.")
-        if not isinstance(got, numbers.Real):
-            return wrong(f"for k={k}, d={d} you return {got!r}; expected a whole number of pixels ({exp}).")
         hint = ""
         if got == (k - 1) // 2 and d != 1:
             hint = (f" It looks like the dilation is left out: the kernel covers k_eff = d(k - 1) + 1 = {ke} "
@@ -156,8 +225,11 @@ def check_same_padding(fn) -> "Feedback":
         elif got == exp + 1:
             hint = " One too many: N + 2p - k_eff + 1 = N needs 2p = k_eff - 1."
         out = n + 2 * got - ke + 1
-        return wrong(f"for k={k}, d={d} you return {got}; an input of {n} then gives {out:g} outputs, "
+        return wrong(f"for k={k}, d={d} you return {got:g}; an input of {n} then gives {out:g} outputs, "
                      f"not {n}. Expected {exp}.{hint}")
+    if floats:
+        return wrong(f"the values are right, but some are floats (e.g. {floats[0]!r}); a padding is a "
+                     f"whole number of pixels, and np.pad wants an int: use // instead of /.")
     return correct("right on every case: p = (k_eff - 1)/2 when k_eff is odd, and None when it is even "
                    "(then no symmetric padding keeps the size).")
 
@@ -183,16 +255,33 @@ def check_fitting_strides(fn) -> "Feedback":
     """Check a learner's ``fn(n, k, p=0, d=1)`` listing the strides that fit exactly."""
     if is_unfinished(fn):
         return not_done("Write fitting_strides(n, k, p=0, d=1) returning a list of strides.")
+    if not callable(fn):
+        return _not_callable(fn, "fitting_strides")
+    floats = []
     for n, k, p, d in STRIDE_CASES:
         got, fb = call_learner(fn, n, k, p, d)
         if fb is not None:
             return fb
         if got is None:
             return wrong("your function returned None: return a list of strides, e.g. [1, 2, 4].")
+        if isinstance(got, (str, bytes, dict)) or getattr(got, "ndim", 1) == 0:
+            return wrong(f"for N={n}, k={k}, p={p}, d={d} you return {_short(got)}; expected a list of whole "
+                         f"numbers, e.g. [1, 2, 4]" + (" (numbers, not strings)." if isinstance(got, str) else "."))
         try:
-            got_set = sorted({int(s) for s in got})
-        except (TypeError, ValueError):
-            return wrong(f"expected a list of whole numbers, got {got!r}.")
+            items = list(got)
+        except TypeError:
+            return wrong(f"for N={n}, k={k}, p={p}, d={d} you return {_short(got)}; expected a list of whole "
+                         f"numbers, e.g. [1, 2, 4].")
+        values = []
+        for item in items:
+            value = _as_number(item)
+            if value is None or (isinstance(value, float) and not value.is_integer()):
+                return wrong(f"for N={n}, k={k}, p={p}, d={d} your list holds {_short(item)}; a stride is a "
+                             f"whole number (1, 2, 3, ...), so expected a list of whole numbers.")
+            if isinstance(value, float):
+                floats.append(item)
+            values.append(int(value))
+        got_set = sorted(set(values))
         exp = fitting_strides(n, k, p, d)
         if got_set == exp:
             continue
@@ -216,6 +305,9 @@ def check_fitting_strides(fn) -> "Feedback":
                          f"({n} + 2·{p} = {n + 2 * p} rows). Check the end of your range: range(1, {span} + 1).")
         return wrong(f"for {case} stride {s} is missing: N + 2p - k_eff = {n} + 2·{p} - {ke} = {span} is a "
                      f"multiple of {s}, so the windows (at 0, {s}, {2 * s}, ...) end exactly on the last row.")
+    if floats:
+        return wrong(f"the strides are right, but some are floats (e.g. {floats[0]!r}); a stride is a "
+                     f"whole number: use // instead of /, or int().")
     return correct("right: the strides that fit are exactly the divisors of N + 2p - k_eff. For a "
                    "224-pixel image with a 7×7 kernel and padding 3 that number is 223, a prime, so "
                    "stride 2 (as in ResNet's first layer) drops the last padded row: harmless, it is "

@@ -9,7 +9,9 @@ slip gives a result that no other slip gives.
 """
 from __future__ import annotations
 
+import difflib
 import numbers
+import re
 
 from . import Feedback, call_learner, correct, is_unfinished, not_done, register_solution, wrong
 
@@ -76,9 +78,11 @@ def _as_count(value):
         return int(value)
     if isinstance(value, numbers.Real) and float(value).is_integer():
         return int(value)
-    try:                                   # a 0-d NumPy array
+    if getattr(value, "ndim", None) != 0 or not hasattr(value, "item"):
+        return None                        # lists, strings, arrays with a shape
+    try:                                   # a 0-d NumPy array or a NumPy scalar
         v = value.item()
-    except (AttributeError, ValueError):
+    except (AttributeError, ValueError, TypeError):
         return None
     return _as_count(v) if not hasattr(v, "item") else None
 
@@ -88,6 +92,9 @@ def check_conv_params(fn) -> Feedback:
     slip: bias, input channels, out_channels, kernel size."""
     if is_unfinished(fn):
         return not_done("Hint: a filter has one kh x kw kernel for every input channel, and one bias.")
+    if not callable(fn):
+        return wrong(f"pass your function itself, as in check_conv_params(conv_params); you passed "
+                     f"{type(fn).__name__} {_short(fn)}.")
     results = {}
     for case in CONV_CASES:
         got, problem = call_learner(fn, *case)
@@ -98,8 +105,12 @@ def check_conv_params(fn) -> Feedback:
         if got is None:
             return wrong(f"conv_params{case} returned None: did you forget the `return`?")
         n = _as_count(got)
+        if n is None and isinstance(got, str):
+            return wrong(f"conv_params{case} returned the string {_short(got)}: text in quotes, not a "
+                         f"number. Return the number itself (e.g. 168, not \"168\"), so that counts "
+                         f"can be added up.")
         if n is None:
-            return wrong(f"conv_params{case} returned {got!r}; a parameter count is a whole "
+            return wrong(f"conv_params{case} returned {_short(got)}; a parameter count is a whole "
                          f"number (use * and +; no division is needed).")
         results[case] = n
     expected = {case: conv_params_solution(*case) for case in CONV_CASES}
@@ -186,60 +197,141 @@ def _dense_slip(got, n_in, n_out, name):
     return None
 
 
+def _squash(key: str) -> str:
+    return re.sub(r"[\s_\-]", "", key.lower())
+
+
+def _intended_key(key, expected_keys, taken):
+    """The expected key that ``key`` (not itself expected) was probably meant to be, or None.
+    ``taken``: keys the answer already has, which cannot be meant a second time. A near miss
+    must keep the layer's number ("Conv1", "conv 1", "cnv1" mean conv1; "conv4" means nothing)."""
+    if not isinstance(key, str):
+        return None
+    free = [k for k in expected_keys if k not in taken]
+    for k in free:
+        if _squash(key) == _squash(k):
+            return k
+    digits = re.sub(r"\D", "", key)
+    same_number = [k for k in free if re.sub(r"\D", "", k) == digits]
+    close = difflib.get_close_matches(_squash(key), same_number, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _entry_problem(name, value, filled) -> str | None:
+    """None when ``value`` is the right count for entry ``name``; else what is wrong with it.
+    ``filled``: all the learner's filled-in entries under their intended names (for "total")."""
+    exp = cifar_params_solution()[name]
+    got = _as_count(value)
+    if got is None:
+        return f": {_short(value)} is not a whole number"
+    if got == exp:
+        return None
+    desc = CIFAR_LAYERS[name][0] if name in CIFAR_LAYERS else "the sum of all layers"
+    why = None
+    if name.startswith("pool") or name == "flatten":
+        why = "pooling and Flatten have nothing to learn: 0 parameters"
+    elif name == "conv1":
+        why = _conv_slip(got, 3, 32)
+    elif name in ("conv2", "conv3"):
+        why = _conv_slip(got, 32, 32)
+    elif name == "dense1":
+        why = _dense_slip(got, 512, 128, name)
+    elif name == "dense2":
+        why = _dense_slip(got, 128, 10, name)
+    elif name == "total":
+        layer_sum = sum(_as_count(filled[k]) or 0 for k in CIFAR_LAYERS if k in filled)
+        if all(k in filled for k in CIFAR_LAYERS) and got != layer_sum:
+            why = f"your layers add up to {layer_sum:,}"
+        elif all(k in filled for k in CIFAR_LAYERS):
+            why = "it follows from the layers above; fix those first"
+    line = f" ({desc}): {got:,} is not right"
+    return line + (f": {why}" if why else "")
+
+
+def _short(value, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _key_text(key) -> str:
+    return f'"{key}"' if isinstance(key, str) and len(key) <= 40 else _short(key)
+
+
 def check_cifar_params(answer) -> Feedback:
     """Check a dict of parameter counts for the CIFAR-10 model, layer by layer plus "total";
-    report every wrong entry with the reason."""
+    report every wrong entry with the reason. Keys are compared exactly: a misspelled or
+    differently-cased key is named, and its value is checked under the key it was meant to be."""
     if is_unfinished(answer):
         return not_done()
     if not isinstance(answer, dict):
         return wrong(f"give a dict like {{'conv1': ..., 'pool1': ..., 'total': ...}}, "
                      f"not a {type(answer).__name__}.")
     expected = cifar_params_solution()
-    missing = [k for k in expected if k not in answer]
-    filled = {k: v for k, v in answer.items() if not is_unfinished(v)}
-    if not filled:
+    # 1. the keys: exact names only; a near miss is mapped to the key it was meant to be
+    renamed = {}                         # learner's key -> intended expected key
+    key_problems = []
+    for key in answer:
+        if key in expected:
+            continue
+        meant = _intended_key(key, expected, set(answer) | set(renamed.values()))
+        twin = next((k for k in expected if isinstance(key, str) and _squash(key) == _squash(k)), None)
+        if meant is not None:
+            renamed[key] = meant
+        elif twin is not None:
+            key_problems.append(f"the key {_key_text(key)} repeats \"{twin}\" in another spelling; "
+                                f"keep only \"{twin}\" (keys must match exactly).")
+        else:
+            key_problems.append(f"the key {_key_text(key)} is not an entry of this model; the keys are "
+                                f"{', '.join(expected)} (ReLU layers have no parameters and no entry).")
+    entries = {k: v for k, v in answer.items() if k in expected}
+    entries.update({meant: answer[key] for key, meant in renamed.items()})
+    filled = {k: v for k, v in entries.items() if not is_unfinished(v)}
+    if not filled and not renamed and not key_problems:
         return not_done("Replace each None by a number.")
-    todo = [k for k in expected if k in answer and is_unfinished(answer[k])]
+    learner_key = {meant: key for key, meant in renamed.items()}
+    todo = [k for k in expected if k in entries and k not in filled]
+    missing = [k for k in expected if k not in entries]
     problems = []
-    for name, exp in expected.items():
+    n_ok = 0
+    for name in expected:
+        if name not in entries:
+            continue
+        if name in learner_key:
+            key = learner_key[name]
+            head = (f"you wrote {_key_text(key)}; the expected key is \"{name}\" (keys must match "
+                    f"exactly: lower case, no spaces)")
+            if name not in filled:
+                problems.append(head + ".")
+                continue
+            why = _entry_problem(name, filled[name], filled)
+            if why is None:
+                problems.append(head + f". Its value, {_as_count(filled[name]):,}, is right for {name}.")
+            else:
+                problems.append(head + f". Its value is wrong too: {name}{why}.")
+            continue
         if name not in filled:
             continue
-        got = _as_count(filled[name])
-        if got is None:
-            problems.append(f"{name}: {filled[name]!r} is not a whole number")
-            continue
-        if got == exp:
-            continue
-        desc = CIFAR_LAYERS[name][0] if name in CIFAR_LAYERS else "the sum of all layers"
-        why = None
-        if name.startswith("pool") or name == "flatten":
-            why = "pooling and Flatten have nothing to learn: 0 parameters"
-        elif name == "conv1":
-            why = _conv_slip(got, 3, 32)
-        elif name in ("conv2", "conv3"):
-            why = _conv_slip(got, 32, 32)
-        elif name == "dense1":
-            why = _dense_slip(got, 512, 128, name)
-        elif name == "dense2":
-            why = _dense_slip(got, 128, 10, name)
-        elif name == "total":
-            layer_sum = sum(_as_count(filled[k]) or 0 for k in CIFAR_LAYERS if k in filled)
-            if all(k in filled for k in CIFAR_LAYERS) and got != layer_sum:
-                why = f"your layers add up to {layer_sum:,}"
-            elif all(k in filled for k in CIFAR_LAYERS):
-                why = "it follows from the layers above; fix those first"
-        line = f"{name} ({desc}): {got:,} is not right"
-        problems.append(line + (f": {why}." if why else "."))
+        why = _entry_problem(name, filled[name], filled)
+        if why is None:
+            n_ok += 1
+        else:
+            problems.append(f"{name}{why}.")
+    problems += key_problems
     if problems:
-        n_ok = len(filled) - len(problems)
-        head = f"{n_ok} of {len(filled)} filled-in entries are right. Check these:\n"
+        n_filled = len(filled)
+        head = (f"{n_ok} of {n_filled} filled-in {'entry is' if n_filled == 1 else 'entries are'} right. "
+                f"Check these:\n")
+        if n_ok == 0 and n_filled == 0:
+            head = "Check these:\n"
         tail = ""
         if todo or missing:
             tail = "\nStill to fill in: " + ", ".join(todo + missing) + "."
         return wrong(head + "\n".join("- " + p for p in problems) + tail)
     if todo or missing:
-        return Feedback(False, f"the {len(filled)} entries you filled in are right. Still to fill "
-                        f"in: {', '.join(todo + missing)}.", done=False)
+        n = len(filled)
+        return Feedback(False, f"the {n} {'entry' if n == 1 else 'entries'} you filled in "
+                        f"{'is' if n == 1 else 'are'} right. Still to fill in: "
+                        f"{', '.join(todo + missing)}.", done=False)
     share = expected["dense1"] / expected["total"]
     return correct(f"{expected['total']:,} parameters in all, the figure Keras's summary shows. "
                    f"The first Dense layer alone holds {expected['dense1']:,} of them "

@@ -72,7 +72,20 @@ def _match(got_lines, exp_lines):
     return None if any(p is None for p in perm) or len(set(perm)) != len(perm) else perm
 
 
-def _shape_feedback(got, expected, shape, k, s, p):
+def _padded_but_unpadded_size(x, k, s, p):
+    """What a learner gets who pads x but takes OH, OW from the unpadded H, W: the top-left
+    (H - K)//S + 1 by (W - K)//S + 1 windows of the padded input (None if there are none)."""
+    n, c, h, w = x.shape
+    oh0, ow0 = (h - k) // s + 1, (w - k) // s + 1
+    if p == 0 or oh0 < 1 or ow0 < 1:
+        return None
+    xp = np.pad(x, [(0, 0), (0, 0), (p, p), (p, p)])
+    return conv.im2col(xp[:, :, :(oh0 - 1) * s + k, :(ow0 - 1) * s + k], k, s, 0)
+
+
+def _shape_feedback(got, expected, shape, k, s, p, x=None):
+    """Feedback on a result of the wrong shape. With the input ``x`` the values are compared too,
+    to tell "padding missing" from "padded, but OH, OW taken from the unpadded image"."""
     n, c, h, w = shape
     oh, ow = conv.output_size((h, w), k, s, p)
     case = _case_text(shape, k, s, p)
@@ -85,6 +98,17 @@ def _shape_feedback(got, expected, shape, k, s, p):
     if got.ndim != 2:
         return wrong(base + " im2col returns a 2-D matrix: reshape each window to one row "
                      "(window.reshape(-1)) and stack the rows.")
+    formula = (f"OH = (H + 2P - KH)//S + 1 = ({h} + 2*{p} - {k})//{s} + 1 = {oh}, and OW likewise "
+               f"= ({w} + 2*{p} - {k})//{s} + 1 = {ow}")
+    if x is not None and p > 0:
+        padded = _padded_but_unpadded_size(x, k, s, p)
+        if padded is not None and padded.shape == got.shape and np.allclose(got, padded):
+            oh0, ow0 = (h - k) // s + 1, (w - k) // s + 1
+            return wrong(base + f" You padded x, but took the number of windows from the unpadded "
+                         f"image: (H - KH)//S + 1 = ({h} - {k})//{s} + 1 = {oh0}, so you have "
+                         f"{oh0}x{ow0} windows per image instead of {oh}x{ow}, the top-left ones of the "
+                         f"padded input. With padding, {formula}: compute OH and OW with the padding "
+                         f"(or from the padded array's shape, xp.shape).")
     shapes = {}
     for s2, p2 in ((s, 0), (1, p), (1, 0)):
         if (s2, p2) != (s, p):
@@ -96,10 +120,16 @@ def _shape_feedback(got, expected, shape, k, s, p):
     if got.shape in shapes:
         s2, p2 = shapes[got.shape]
         o = conv.output_size((h, w), k, s2, p2)
+        # the values tell whether the windows are those of the unpadded x (padding missing)
+        same_values = x is not None and np.allclose(got, conv.im2col(x, k, s2, p2))
         missing = []
-        if p2 != p:
+        if p2 != p and (same_values or x is None):
             missing.append(f"padding missing: pad x with {p} zero{'s' if p > 1 else ''} on every side of H and W "
                            f"first, np.pad(x, [(0, 0), (0, 0), ({p}, {p}), ({p}, {p})])")
+        elif p2 != p:
+            missing.append(f"the windows that padding adds are missing: pad x with {p} "
+                           f"zero{'s' if p > 1 else ''} on every side of H and W, and count the windows "
+                           f"of the padded input, {formula}")
         if s2 != s:
             missing.append(f"stride ignored: step the window {s} pixels at a time "
                            f"(x[..., oh*{s}:oh*{s}+{k}, ...]), which gives OH = (H + 2P - K)//S + 1")
@@ -183,6 +213,9 @@ def check_im2col(fn) -> Feedback:
             "then loop over the images, output rows and output columns.")
     if is_unfinished(fn):
         return not_done(hint)
+    if not callable(fn):
+        return wrong(f"pass your function itself, as in check_im2col(my_im2col); you passed "
+                     f"{type(fn).__name__} {repr(fn)[:40]}.")
     for shape, k, s, p in IM2COL_CASES:
         x = np.arange(1, np.prod(shape) + 1, dtype=np.float64).reshape(shape)
         x_before = x.copy()
@@ -200,6 +233,12 @@ def check_im2col(fn) -> Feedback:
         if not np.array_equal(x, x_before):
             return wrong(f"For {_case_text(shape, k, s, p)}: your function changed x in place; "
                          f"im2col must only read it (copy, or pad into a new array).")
+        if got is None:
+            return wrong(f"For {_case_text(shape, k, s, p)}: your function returned None: end it "
+                         f"with `return cols`.")
+        if isinstance(got, (str, bytes)) or callable(got):
+            return wrong(f"For {_case_text(shape, k, s, p)}: your function returned "
+                         f"{type(got).__name__}, which is not an array of numbers.")
         try:
             got = np.asarray(got, dtype=np.float64)
         except (TypeError, ValueError):
@@ -207,7 +246,7 @@ def check_im2col(fn) -> Feedback:
                          f"{type(got).__name__}, which is not an array of numbers.")
         expected = conv.im2col(x, k, s, p)
         if got.shape != expected.shape:
-            return _shape_feedback(got, expected, shape, k, s, p)
+            return _shape_feedback(got, expected, shape, k, s, p, x)
         if not np.allclose(got, expected):
             return _value_feedback(got, expected, x, shape, k, s, p)
     return correct(f"your im2col matches helpers.conv.im2col on all {len(IM2COL_CASES)} test "
