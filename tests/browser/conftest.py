@@ -2,7 +2,9 @@
 
 JupyterLab runs on 127.0.0.1 with a token, on a copy of notebooks/ in a temporary folder (so its
 autosave can never write outputs into the committed notebooks), with the app exposed to the page
-(``window.jupyterapp``) so the test can run commands as the menus do. The browser is Debian's
+(``window.jupyterapp``) so the test can run commands as the menus do. ``CNN_COURSE_NOTEBOOKS``
+names another folder to copy instead (e.g. scratch copies of the lessons with a cell added, to
+try a new explorer in the browser before it goes into a lesson). The browser is Debian's
 Chromium (``/usr/bin/chromium``, installed by the set-up), driven by Playwright for Python; no
 browser is downloaded.
 """
@@ -23,6 +25,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "browser"
+NOTEBOOKS = Path(os.environ.get("CNN_COURSE_NOTEBOOKS") or ROOT / "notebooks")
+#: Where the browser test writes every explorer's measured update times (milliseconds).
+UPDATE_TIMES = SCREENSHOTS / "explorer_update_times.json"
 CHROMIUM = Path(os.environ.get("CNN_COURSE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -57,7 +62,7 @@ def lab(tmp_path_factory):
             pytest.fail(msg)
         pytest.skip(msg)
     work = tmp_path_factory.mktemp("lab")
-    shutil.copytree(ROOT / "notebooks", work / "notebooks",
+    shutil.copytree(NOTEBOOKS, work / "notebooks",
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     shutil.copy(ROOT / "requirements.txt", work / "requirements.txt")
     _settings(work / "settings")
@@ -112,3 +117,21 @@ def browser():
 def shots():
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+@pytest.fixture(scope="session")
+def update_times(shots):
+    """A dict the tests fill with each explorer's measured update times; written as JSON to
+    artifacts/browser/explorer_update_times.json at the end of the session (merged with what an
+    earlier run of other tests wrote, so running one lesson's test keeps the others' figures)."""
+    times: dict = {}
+    yield times
+    if times:
+        old = {}
+        if UPDATE_TIMES.exists():
+            try:
+                old = json.loads(UPDATE_TIMES.read_text())
+            except ValueError:
+                old = {}
+        old.update(times)
+        UPDATE_TIMES.write_text(json.dumps(old, indent=1, sort_keys=True) + "\n")

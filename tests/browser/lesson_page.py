@@ -27,6 +27,61 @@ NOTEBOOK_STATE_JS = """() => {
 }"""
 
 
+# Times one redraw of an explorer as the learner sees it. Installed before a key press on a
+# slider: t0 is the key press (a capturing keydown listener, the first thing to see it); tSrc the
+# moment the explorer's picture (its first <img>, an ipywidgets Image) gets its new PNG, after the
+# slider's new value went to the kernel, the explorer's update() ran and the PNG came back;
+# tPaint the next animation frame after that PNG is decoded, i.e. when it is on the screen.
+REDRAW_TIMER_JS = """(root) => {
+  const img = root.querySelector('img');
+  if (!img) return false;
+  const rec = {t0: null, tSrc: null, tPaint: null};
+  const onKey = () => { if (rec.t0 === null) rec.t0 = performance.now(); };
+  document.addEventListener('keydown', onKey, true);
+  rec.done = new Promise((resolve) => {
+    const obs = new MutationObserver(() => {
+      if (rec.tSrc !== null || rec.t0 === null) return;   // a late picture of an earlier move
+      rec.tSrc = performance.now();
+      obs.disconnect();
+      document.removeEventListener('keydown', onKey, true);
+      const painted = () => requestAnimationFrame(() => { rec.tPaint = performance.now(); resolve(true); });
+      img.decode().then(painted, painted);
+    });
+    obs.observe(img, {attributes: true, attributeFilter: ['src']});
+  });
+  window.__cnnRedraw = rec;
+  return true;
+}"""
+
+REDRAW_RESULT_JS = """async (timeout) => {
+  const rec = window.__cnnRedraw;
+  const ok = await Promise.race([rec.done, new Promise((r) => setTimeout(() => r(false), timeout))]);
+  return ok ? {t0: rec.t0, tSrc: rec.tSrc, tPaint: rec.tPaint} : null;
+}"""
+
+# Runs Python in the lesson's kernel outside any cell (nothing is added to the notebook) and
+# returns what it printed.
+KERNEL_PRINT_JS = """async (code) => {
+  const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+  const future = kernel.requestExecute({code, silent: false, store_history: false});
+  let text = '';
+  future.onIOPub = (msg) => {
+    if (msg.header.msg_type === 'stream') text += msg.content.text;
+    if (msg.header.msg_type === 'error') text += 'ERROR ' + msg.content.ename + ': ' + msg.content.evalue;
+  };
+  await future.done;
+  return text;
+}"""
+
+# The ``timing`` list (milliseconds of update() in the kernel) of the explorer box with a CSS class.
+KERNEL_TIMING_PY = """import json as _json
+from ipywidgets.widgets.widget import _instances as _cnn_widgets
+print(_json.dumps([list(getattr(_w, "timing", None) or []) for _w in list(_cnn_widgets.values())
+                   if "{css}" in getattr(_w, "_dom_classes", ())]))
+del _json, _cnn_widgets
+"""
+
+
 class LessonPage:
     def __init__(self, browser, lab, name: str, shots: Path):
         base, token, _ = lab
@@ -86,7 +141,20 @@ class LessonPage:
         self.step += 1
         path = self.shots / f"{self.stem}_{self.step:02d}_{re.sub(r'[^a-z0-9]+', '-', label.lower())}.png"
         target = locator if locator is not None else self.page
-        target.screenshot(path=str(path))
+        box = locator.bounding_box() if locator is not None else None
+        size = self.page.viewport_size
+        if box and box["height"] > size["height"] - 200:
+            # a widget taller than the notebook's view would be cut off: make the window taller
+            self.page.set_viewport_size({"width": size["width"], "height": int(box["height"]) + 250})
+            self.page.wait_for_timeout(300)
+            locator.scroll_into_view_if_needed()
+            try:
+                target.screenshot(path=str(path))
+            finally:
+                self.page.set_viewport_size(size)
+                self.page.wait_for_timeout(300)
+        else:
+            target.screenshot(path=str(path))
         return path
 
     # --- widgets ------------------------------------------------------------------------------
@@ -130,6 +198,35 @@ class LessonPage:
         dropdown = scope.locator(".widget-dropdown").filter(has=scope.page.locator(f"label:text-is('{description}')")).first
         dropdown.locator("select").select_option(label=option)
         self.page.wait_for_timeout(400)
+
+    def time_slider_redraws(self, scope, description: str, moves: int = 6, timeout_ms: int = 20_000) -> list[dict]:
+        """Move a slider by one step ``moves`` times (right, left, right, ...) with the keyboard and
+        time each redraw of the explorer ``scope``: from the key press to the new picture in the
+        page (``to_png``) and on the screen (``to_screen``), in milliseconds."""
+        handle = self.slider(scope, description).locator(".noUi-handle").first
+        handle.focus()
+        results = []
+        for m in range(moves):
+            assert scope.evaluate(REDRAW_TIMER_JS), f"{self.name}: the explorer shows no picture to time"
+            handle.press("ArrowRight" if m % 2 == 0 else "ArrowLeft")
+            rec = self.page.evaluate(REDRAW_RESULT_JS, timeout_ms)
+            if rec is None:
+                raise AssertionError(f"{self.name}: moving {description!r} did not redraw the explorer "
+                                     f"within {timeout_ms} ms")
+            results.append({"to_png": rec["tSrc"] - rec["t0"], "to_screen": rec["tPaint"] - rec["t0"]})
+            self.page.wait_for_timeout(300)        # let the kernel settle before the next move
+        return results
+
+    def kernel_timing(self, css_class: str) -> list[float] | None:
+        """The explorer's own ``timing`` list (milliseconds of its update() in the kernel), or
+        None when it keeps none."""
+        import json
+
+        text = self.page.evaluate(KERNEL_PRINT_JS, KERNEL_TIMING_PY.replace("{css}", css_class))
+        if not text.strip().startswith("["):
+            raise AssertionError(f"{self.name}: reading the explorer's timing failed: {text}")
+        lists = [t for t in json.loads(text) if t]
+        return lists[-1] if lists else None         # the newest explorer of that class
 
     def wait_until_changed(self, read, before, timeout: float = 15):
         """Poll ``read()`` until it differs from ``before``; return the new value."""
