@@ -1,13 +1,13 @@
 """Convolution and pooling as plain NumPy functions on NCHW arrays: the reference.
 
-This is the code lessons 01-06 derive, and the code a learner reads:
+This is the code lessons 01-10 derive, and the code a learner reads:
 
 * the definition as loops (``conv2d_naive``, ``max_pool2d_naive``, ... and their backward
   passes): slow, but each line is the formula;
 * ``im2col`` / ``col2im``: every window of the input as one row of a matrix, and back;
 * ``conv2d_forward`` / ``conv2d_backward``: convolution as im2col plus one matrix product
-  (lesson 04), and its gradients (lesson 06);
-* pooling that loops over the KH*KW kernel taps, never over pixels (lesson 05).
+  (lesson 07), and its gradients (lesson 10);
+* pooling that loops over the KH*KW kernel taps, never over pixels (lessons 08 and 09).
 
 No threads and no module state. The layers (``helpers.layers``) run on a tuned engine with the
 same functions and results, ``helpers.fast``; it is tested against this module, and
@@ -205,7 +205,7 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1):
 
 
 # ---------------------------------------------------------------------------------------------
-# Convolution as im2col plus one matrix product (lessons 04 and 06)
+# Convolution as im2col plus one matrix product (lessons 07 and 10)
 # ---------------------------------------------------------------------------------------------
 
 def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):

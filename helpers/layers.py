@@ -50,7 +50,7 @@ def engine():
 
 class use_engine:
     """Choose what every Conv2D, MaxPool2D and AvgPool2D computes with: "fast" (``helpers.fast``,
-    the default) or "reference" (``helpers.conv``, the code lessons 04-06 derive). Both give the
+    the default) or "reference" (``helpers.conv``, the code lessons 07-10 derive). Both give the
     same results; the reference is slower. As a call it lasts until the next call; as a
     ``with`` block it lasts for the block:
 

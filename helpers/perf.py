@@ -1,4 +1,4 @@
-"""Timing for the performance lab (lesson 04): how fast is this machine, and each convolution?
+"""Timing for the performance lab (lesson 07): how fast is this machine, and each convolution?
 
 - ``machine()`` describes this machine in one line (CPU, cores, caches, NumPy and its BLAS),
   to print next to any timing: figures mean little without it;

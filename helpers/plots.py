@@ -120,7 +120,7 @@ class LiveCurves:
     ``fit(..., epochs=4, callback=live)`` replaces the figure after each epoch, in place
     (an IPython display handle, so the saved notebook keeps the final figure). display=False
     draws without showing (tests). ``live.fig`` is the figure, ``live.history`` the last
-    History, ``live.updates`` how many epochs were drawn. Lesson 07 (training).
+    History, ``live.updates`` how many epochs were drawn. Lesson 11 (training).
     """
 
     def __init__(self, epochs=None, title="Training curves", display=True, dpi=80):
@@ -238,7 +238,7 @@ def grid_values(ax, array, fmt="{:g}", title=None, cmap=MAGNITUDE_CMAP, highligh
     return ax
 
 
-# --- lesson 04 (im2col) and 06 (gradient checks) figures -----------------------------------
+# --- lesson 07 (im2col) and 10 (gradient checks) figures -----------------------------------
 _CHANNEL_TINTS = ["#A6D8F5", "#F7EF9C", "#8FD6BF", "#F3C38C", "#D9B8CF"]   # light Okabe-Ito
 _PAD_TINT = "#E0E0E0"
 _HIGHLIGHT = "#D55E00"

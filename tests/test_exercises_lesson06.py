@@ -1,135 +1,245 @@
-"""The conv-backward checker: the reference passes; each usual mistake is found and named."""
+"""Lesson 05 checkers: the reference passes, and each typical slip gets its own message."""
 import numpy as np
 import pytest
 
-from helpers import conv
 from helpers.exercises import lesson06, solution
 
-ref = lesson06.conv_backward_solution
+ref = lesson06.conv_params_solution
 
 
-def via_im2col(dout, x, w, padding=0):
-    f, c, kh, kw = w.shape
-    cols = conv.im2col(x, (kh, kw), 1, padding)
-    d = dout.transpose(0, 2, 3, 1).reshape(-1, f)
-    dw = (cols.T @ d).T.reshape(w.shape)
-    dx = conv.col2im(d @ w.reshape(f, -1), x.shape, (kh, kw), 1, padding)
-    return dx, dw, d.sum(axis=0)
+def test_reference_conv_params_passes():
+    fb = lesson06.check_conv_params(ref)
+    assert fb.ok and "2,416" in fb.message
 
 
-def forgot_flip(dout, x, w, padding=0):
-    dx = ref(dout, x, w[:, :, ::-1, ::-1], padding)[0]      # flips the flipped kernel back
-    return dx, *ref(dout, x, w, padding)[1:]
+@pytest.mark.parametrize("value", [None, ...])
+def test_unfinished_conv_params_is_not_done(value):
+    fb = lesson06.check_conv_params(value)
+    assert not fb.ok and not fb.done
 
 
-def flip_one_axis(dout, x, w, padding=0):
-    dx = ref(dout, x, w[:, :, ::-1, :], padding)[0]
-    return dx, *ref(dout, x, w, padding)[1:]
-
-
-def db_not_summed_over_batch(dout, x, w, padding=0):
-    dx, dw, _ = ref(dout, x, w, padding)
-    return dx, dw, dout.sum(axis=(2, 3))
-
-
-def db_not_summed_over_positions(dout, x, w, padding=0):
-    dx, dw, _ = ref(dout, x, w, padding)
-    return dx, dw, dout.sum(axis=0)
-
-
-def db_mean(dout, x, w, padding=0):
-    dx, dw, _ = ref(dout, x, w, padding)
-    return dx, dw, dout.mean(axis=(0, 2, 3))
-
-
-def db_first_image(dout, x, w, padding=0):
-    dx, dw, _ = ref(dout, x, w, padding)
-    return dx, dw, dout[0].sum(axis=(1, 2))
-
-
-def dw_f_c_swapped(dout, x, w, padding=0):
-    dx, dw, db = ref(dout, x, w, padding)
-    return dx, dw.transpose(1, 0, 2, 3), db
-
-
-def dw_reshaped_without_transpose(dout, x, w, padding=0):
-    dx, dw, db = ref(dout, x, w, padding)
-    return dx, dw.reshape(w.shape[0], -1).T.reshape(w.shape), db
-
-
-def dw_flipped(dout, x, w, padding=0):
-    dx, dw, db = ref(dout, x, w, padding)
-    return dx, dw[:, :, ::-1, ::-1], db
-
-
-def dx_still_padded(dout, x, w, padding=0):
-    kh, kw = w.shape[2:]
-    dxp = conv.conv2d(dout, w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3), padding=(kh - 1, kw - 1))
-    return dxp, *ref(dout, x, w, padding)[1:]
-
-
-def dx_and_db_wrong(dout, x, w, padding=0):
-    return forgot_flip(dout, x, w, padding)[0], ref(dout, x, w, padding)[1], dout.sum(axis=0)
-
-
-def test_reference_and_im2col_versions_pass():
-    for fn in (ref, via_im2col, lambda dout, x, w, padding=0: conv.conv2d_backward_naive(
-            dout, x, w, np.zeros(w.shape[0]), padding=padding)):
-        fb = lesson06.check_conv_backward(fn)
-        assert fb.ok, fb.message
-        assert "dx: relative error" in fb.message and "padding=1" in fb.message
-
-
-@pytest.mark.parametrize("fn, wrong_one, words", [
-    (forgot_flip, "dx", ["not flipped", "w[:, :, ::-1, ::-1]"]),
-    (flip_one_axis, "dx", ["only one axis"]),
-    (db_not_summed_over_batch, "db", ["not over the batch", "axis=(0, 2, 3)"]),
-    (db_not_summed_over_positions, "db", ["not over the positions", "axis=(0, 2, 3)"]),
-    (db_mean, "db", ["mean"]),
-    (db_first_image, "db", ["first image"]),
-    (dw_f_c_swapped, "dw", ["F and C are swapped", ".transpose(1, 0, 2, 3)"]),
-    (dw_reshaped_without_transpose, "dw", ["scrambled", "without transposing"]),
-    (dw_flipped, "dw", ["dw is flipped"]),
-    (dx_still_padded, "dx", ["padded input", "drop the 1 padding"]),
-])
-def test_the_wrong_gradient_is_named(fn, wrong_one, words):
-    fb = lesson06.check_conv_backward(fn)
-    assert not fb.ok and fb.done
-    lines = fb.message.splitlines()
-    flagged = [ln.strip().split(":")[0] for ln in lines if "WRONG" in ln or "expected" in ln]
-    assert flagged == [wrong_one], fb.message
-    for word in words:
-        assert word in fb.message, (word, fb.message)
-
-
-def test_two_wrong_gradients_are_both_reported():
-    fb = lesson06.check_conv_backward(dx_and_db_wrong)
-    assert "dx: dx looks like" in fb.message and "db: db has shape" in fb.message
-    assert "dw: relative error" in fb.message and "ok" in fb.message
-
-
-def test_dw_transposed_when_f_equals_c():
-    # the third test input has C == F == 2, where only the values show the transpose
-    from helpers.exercises.lesson06 import _case_data, _diagnose_dw
-    x, w, b, p, dout = _case_data(lesson06.CONV_BACKWARD_CASES[2], seed=2)
-    dw = ref(dout, x, w, p)[1]
-    assert "transposed" in _diagnose_dw(dw.transpose(1, 0, 2, 3), dw, x, w, p, dout)
-
-
-def test_unfinished_and_broken_answers():
-    assert not lesson06.check_conv_backward(None).done
-
-    def todo(dout, x, w, padding=0):
+def test_not_implemented_is_not_done():
+    def conv_params(in_channels, out_channels, kh, kw):
         raise NotImplementedError
-    assert not lesson06.check_conv_backward(todo).done
-    fb = lesson06.check_conv_backward(lambda dout, x, w, padding=0: (None, None, dout.sum(axis=(0, 2, 3))))
-    assert not fb.done and "dx and dw are still None" in fb.message
-    fb = lesson06.check_conv_backward(lambda dout, x, w, padding=0: ref(dout, x, w, padding)[:2])
-    assert not fb.ok and "three arrays" in fb.message and "2 values" in fb.message
-    fb = lesson06.check_conv_backward(lambda dout, x, w, padding=0: x @ w)
-    assert not fb.ok and "raised ValueError" in fb.message
+    fb = lesson06.check_conv_params(conv_params)
+    assert not fb.ok and not fb.done
 
 
-def test_solution_prints_source(capsys):
-    src = solution("conv_backward")
-    assert "::-1, ::-1" in src and "dout.sum(axis=(0, 2, 3))" in capsys.readouterr().out
+@pytest.mark.parametrize("fn, words", [
+    (lambda c, f, kh, kw: c * kh * kw * f, "forgot the bias"),
+    (lambda c, f, kh, kw: (kh * kw + 1) * f, "forgot the input channels"),
+    (lambda c, f, kh, kw: kh * kw * f, "one kernel per input channel"),
+    (lambda c, f, kh, kw: c * kh * kw + 1, "multiply by out_channels"),
+    (lambda c, f, kh, kw: c * kh * kw, "without its bias"),
+    (lambda c, f, kh, kw: (c * kh * kw + c) * f, "its own bias"),
+    (lambda c, f, kh, kw: 2 * c * kh * kw * f, "a bias for every weight"),
+    (lambda c, f, kh, kw: c * kh * kw * f + c, "per *input* channel"),
+    (lambda c, f, kh, kw: (c * kh * kh + 1) * f, "you used kh * kh"),
+    (lambda c, f, kh, kw: (c * kw * kw + 1) * f, "you used kw * kw"),
+    (lambda c, f, kh, kw: (c * kh + 1) * f, "counted only kh"),
+    (lambda c, f, kh, kw: (c + kh * kw + 1) * f, "not in_channels + kh * kw"),
+])
+def test_conv_params_slips_are_named(fn, words):
+    fb = lesson06.check_conv_params(fn)
+    assert not fb.ok and fb.done
+    assert words in fb.message, fb.message
+
+
+def test_conv_params_other_errors():
+    fb = lesson06.check_conv_params(lambda c, f, kh, kw: ref(c, f, kh, kw) + 1)
+    assert not fb.ok and "expected" in fb.message and "one bias" in fb.message
+    fb = lesson06.check_conv_params(lambda c, f, kh, kw: None)
+    assert not fb.ok and "forget the `return`" in fb.message
+    fb = lesson06.check_conv_params(lambda c, f, kh, kw: ref(c, f, kh, kw) / 2)
+    assert not fb.ok
+    fb = lesson06.check_conv_params(lambda c, f, kh, kw: 1 / 0)
+    assert not fb.ok and "ZeroDivisionError" in fb.message
+
+
+def test_conv_params_accepts_numpy_and_whole_floats():
+    assert lesson06.check_conv_params(lambda *a: np.int64(ref(*a))).ok
+    assert lesson06.check_conv_params(lambda *a: float(ref(*a))).ok
+    fb = lesson06.check_conv_params(lambda *a: ref(*a) + 0.5)
+    assert not fb.ok and "whole" in fb.message
+
+
+# --- the CIFAR-10 model --------------------------------------------------------------------------
+
+def answer(**changes):
+    a = lesson06.cifar_params_solution()
+    a.update(changes)
+    return a
+
+
+def test_reference_cifar_passes():
+    fb = lesson06.check_cifar_params(lesson06.cifar_params_solution())
+    assert fb.ok and "86,346" in fb.message
+
+
+def test_reference_cifar_matches_helpers_summary():
+    from helpers import layers as L
+    from helpers.model import Sequential
+    cifar = Sequential(
+        L.Conv2D(3, 32, 3, padding="same"), L.ReLU(), L.MaxPool2D(2),
+        L.Conv2D(32, 32, 3, padding="same"), L.ReLU(), L.MaxPool2D(2),
+        L.Conv2D(32, 32, 3, padding="same"), L.ReLU(), L.MaxPool2D(2),
+        L.Flatten(), L.Dense(512, 128), L.ReLU(), L.Dense(128, 10))
+    s = cifar.summary((3, 32, 32), print_table=False)
+    counts = [p for name, _, p, _ in s.rows if not name.startswith("ReLU")]
+    ref_answer = lesson06.cifar_params_solution()
+    assert counts == [ref_answer[k] for k in lesson06.CIFAR_LAYERS]
+    assert s.total_params == ref_answer["total"]
+    shapes = [shape for name, shape, _, _ in s.rows if not name.startswith("ReLU")]
+    assert shapes == [v[1] for v in lesson06.CIFAR_LAYERS.values()]
+
+
+def test_fresh_cifar_is_not_done():
+    fresh = {k: None for k in lesson06.cifar_params_solution()}
+    fb = lesson06.check_cifar_params(fresh)
+    assert not fb.ok and not fb.done
+    assert not lesson06.check_cifar_params(None).done
+
+
+def test_partly_filled_right_answer_says_what_is_left():
+    a = {k: None for k in lesson06.cifar_params_solution()}
+    a["conv1"] = 896
+    fb = lesson06.check_cifar_params(a)
+    assert not fb.ok and not fb.done
+    assert "right" in fb.message and "conv2" in fb.message
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"conv1": 864}, "bias is missing"),
+    ({"conv1": 320}, "input channels are missing"),
+    ({"conv2": 896}, "previous layer's output, 32 channels"),
+    ({"conv3": 9216}, "bias is missing"),
+    ({"pool1": 4}, "nothing to learn"),
+    ({"flatten": 512}, "nothing to learn"),
+    ({"dense1": 65536}, "bias is missing"),
+    ({"dense1": (32 * 32 * 32 + 1) * 128}, "three 2x2 poolings"),
+    ({"dense1": (32 * 8 * 8 + 1) * 128}, "not two"),
+    ({"dense1": (32 * 2 * 2 + 1) * 128}, "padding='same' keeps the size"),
+    ({"dense2": 1280}, "bias is missing"),
+    ({"total": 86345}, "your layers add up to 86,346"),
+])
+def test_cifar_slips_are_named(changes, words):
+    fb = lesson06.check_cifar_params(answer(**changes))
+    assert not fb.ok and fb.done
+    assert words in fb.message, fb.message
+    assert list(changes)[0] in fb.message
+
+
+def test_cifar_reports_every_wrong_entry():
+    fb = lesson06.check_cifar_params(answer(conv1=864, conv2=9216, conv3=9216, dense1=65536,
+                                            dense2=1280, total=864 + 2 * 9216 + 65536 + 1280))
+    assert not fb.ok
+    assert "4 of 10 filled-in entries are right" in fb.message     # the pools and flatten
+    for name in ("conv1", "conv2", "conv3", "dense1", "dense2", "total"):
+        assert name in fb.message
+
+
+def test_cifar_wrong_types():
+    assert not lesson06.check_cifar_params([896, 0]).ok
+    fb = lesson06.check_cifar_params(answer(conv1="896"))
+    assert not fb.ok and "whole number" in fb.message
+
+
+def test_solutions_print():
+    for name in ("conv_params", "cifar_params"):
+        src = solution(name, show=False)
+        assert "def " in src and "@register_solution" not in src
+
+
+# --- issue item 7: a checker is never wrong -------------------------------------------------
+
+from helpers.exercises import Feedback  # noqa: E402
+
+
+def test_misspelled_key_is_named_not_called_right():
+    # the exact answer of the issue: {"Conv1": 896} used to get "the 1 entries you filled in are right"
+    fb = lesson06.check_cifar_params({"Conv1": 896})
+    assert not fb.ok and fb.done
+    assert 'you wrote "Conv1"; the expected key is "conv1"' in fb.message
+    assert "Its value, 896, is right for conv1" in fb.message
+    assert "you filled in are right" not in fb.message
+
+
+def test_misspelled_key_in_a_full_answer():
+    a = lesson06.cifar_params_solution()
+    a["Conv1"] = a.pop("conv1")
+    fb = lesson06.check_cifar_params(a)
+    assert not fb.ok and fb.done
+    assert 'you wrote "Conv1"; the expected key is "conv1"' in fb.message
+    assert "Still to fill in" not in fb.message          # conv1 is not missing: it is misspelled
+
+
+@pytest.mark.parametrize("key", ["Conv1", "CONV1", "conv 1", "conv_1", "cnv1", " conv1"])
+def test_near_misses_are_mapped_to_the_key_they_mean(key):
+    fb = lesson06.check_cifar_params({key: 896})
+    assert not fb.ok and f'you wrote "{key}"; the expected key is "conv1"' in fb.message
+
+
+def test_misspelled_key_with_a_wrong_value_gets_both():
+    fb = lesson06.check_cifar_params({"Conv1": 864})
+    assert not fb.ok
+    assert 'the expected key is "conv1"' in fb.message and "bias is missing" in fb.message
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"relu1": 0}, 'the key "relu1" is not an entry'),
+    ({"conv4": 9248}, 'the key "conv4" is not an entry'),
+    ({"Conv1": 896}, 'the key "Conv1" repeats "conv1"'),
+    ({1: 896}, "the key 1 is not an entry"),
+])
+def test_extra_keys_make_a_full_answer_wrong(changes, words):
+    fb = lesson06.check_cifar_params(answer(**{}) | changes)
+    assert not fb.ok and fb.done and words in fb.message, fb.message
+
+
+def test_values_are_still_checked_with_exact_keys():
+    assert lesson06.check_cifar_params(lesson06.cifar_params_solution()).ok
+    fb = lesson06.check_cifar_params(answer(conv2=896))
+    assert not fb.ok and "previous layer's output" in fb.message
+    fb = lesson06.check_cifar_params(answer(conv1=np.array([896])))
+    assert not fb.ok and "whole number" in fb.message
+    assert lesson06.check_cifar_params(answer(conv1=np.int64(896), total=np.float64(86346.0))).ok
+
+
+def test_one_right_entry_is_singular():
+    fb = lesson06.check_cifar_params({"conv1": 896})
+    assert not fb.ok and not fb.done and "the 1 entry you filled in is right" in fb.message
+
+
+def test_conv_params_string_and_value_instead_of_function():
+    fb = lesson06.check_conv_params(lambda *a: str(ref(*a)))
+    assert not fb.ok and "string '168'" in fb.message and 'not "168"' in fb.message
+    fb = lesson06.check_conv_params(896)
+    assert not fb.ok and "pass your function itself" in fb.message
+
+
+def _raises(*args, **kwargs):
+    raise ValueError("boom")
+
+
+ODD_VALUES = [None, 3, "3", [], np.zeros((0,)), np.float64("nan"), ..., {}, np.zeros((2, 2)),
+              object(), 1j, True, float("inf")]
+ODD_FUNCTIONS = [_raises, lambda *a, **k: None] + [lambda *a, v=v, **k: v for v in ODD_VALUES]
+
+
+def _never_right(fb):
+    assert isinstance(fb, Feedback) and not fb.ok
+    assert isinstance(fb.message, str) and fb.message
+    assert str(fb) and fb._repr_html_()
+
+
+@pytest.mark.parametrize("odd", ODD_VALUES + ODD_FUNCTIONS)
+def test_sweep_conv_params(odd):
+    _never_right(lesson06.check_conv_params(odd))
+
+
+@pytest.mark.parametrize("odd", ODD_VALUES + ODD_FUNCTIONS)
+def test_sweep_cifar_params(odd):
+    _never_right(lesson06.check_cifar_params(odd))
+    _never_right(lesson06.check_cifar_params({"conv1": odd}))
+    _never_right(lesson06.check_cifar_params(answer(conv1=odd)))
+    _never_right(lesson06.check_cifar_params({"Conv1": odd}))

@@ -1,190 +1,222 @@
-"""Lesson 07: the shared network code and the two checkers (parameter count, accuracy)."""
+"""The im2col checker: the reference passes, and each typical mistake is named."""
 import numpy as np
 import pytest
 
-from helpers.data import fashion_mnist_available
-from helpers.exercises import Feedback, lesson07, solution
-from helpers.optim import Adam
+from helpers import conv
+from helpers.exercises import lesson07, solution
 
-EXPECTED = {"conv": 780, "hidden": 432_100, "output": 1_010}
-
-
-# --- the shared network ------------------------------------------------------------------------
-
-def test_simple_convnet_has_the_source_architecture_and_433890_parameters():
-    m = lesson07.simple_convnet()
-    s = m.summary((1, 28, 28), print_table=False)
-    assert s.total_params == 433_890 == sum(EXPECTED.values())
-    assert [type(l).__name__ for l in m.layers] == ["Conv2D", "ReLU", "MaxPool2D", "Flatten", "Dense", "ReLU", "Dense"]
-    assert m.output_shape((1, 28, 28)) == (10,)
-    assert lesson07.simple_convnet(filters=8, kernel_size=3).output_shape((1, 28, 28)) == (10,)
+ref = lesson07.im2col_solution
 
 
-def test_same_seed_same_weights_and_other_seed_other_weights():
-    a, b, c = lesson07.simple_convnet(seed=0), lesson07.simple_convnet(seed=0), lesson07.simple_convnet(seed=1)
-    for k in a.params:
-        assert np.array_equal(a.params[k], b.params[k])
-    assert not np.array_equal(a.params["0.W"], c.params["0.W"])
+def _out_hw(x, k, s, p):
+    return conv.output_size(x.shape[2:], k, s, p)
 
 
-def test_filters_start_small_as_in_the_book_and_dense_layers_with_he():
-    m = lesson07.simple_convnet(seed=0)
-    assert abs(float(m.layers[0].params["W"].std()) - 0.01) < 0.002
-    assert abs(float(m.layers[4].params["W"].std()) - (2 / 4320) ** 0.5) < 0.001
-    he = lesson07.simple_convnet(seed=0, conv_std=None)
-    assert abs(float(he.layers[0].params["W"].std()) - (2 / 25) ** 0.5) < 0.03
-    # the same draw, only rescaled: the pattern of each filter is the same
-    assert np.allclose(m.layers[0].params["W"] / m.layers[0].params["W"].std(),
-                       he.layers[0].params["W"] / he.layers[0].params["W"].std(), atol=1e-5)
+def rows_oh_ow_swapped(x, k, stride=1, padding=0):
+    cols = ref(x, k, stride, padding)
+    oh, ow = _out_hw(x, k, stride, padding)
+    return cols.reshape(x.shape[0], oh, ow, -1).transpose(0, 2, 1, 3).reshape(cols.shape)
 
 
-def test_mlp_baseline_has_about_as_many_parameters():
-    assert lesson07.mlp().summary((1, 28, 28), print_table=False).total_params == 437_260
+def rows_image_innermost(x, k, stride=1, padding=0):
+    cols = ref(x, k, stride, padding)
+    oh, ow = _out_hw(x, k, stride, padding)
+    return cols.reshape(x.shape[0], oh * ow, -1).transpose(1, 0, 2).reshape(cols.shape)
 
 
-def test_step_decay_callback_sets_the_rate_and_chains():
-    m = lesson07.simple_convnet()
-    opt = Adam(m.parameters(), lr=0.002)
-    seen = []
-    cb = lesson07.step_decay_callback(opt, 0.002, 0.5, then=lambda e, h: seen.append(e))
-    cb(1, None)
-    assert opt.lr == pytest.approx(0.001) and seen == [1]
-    cb(3, None)
-    assert opt.lr == pytest.approx(0.00025) and seen == [1, 3]
+def rows_reversed(x, k, stride=1, padding=0):
+    return ref(x, k, stride, padding)[::-1]
 
 
-class _TinyData:
-    """Stands in for FashionData in the load/train tests (no download, seconds to train)."""
-    def __init__(self, n=64):
-        rng = np.random.default_rng(0)
-        self.x_train = rng.normal(size=(n, 1, 28, 28)).astype(np.float32)
-        self.y_train = rng.integers(0, 10, n)
-        self.x_val, self.y_val = self.x_train[:16], self.y_train[:16]
+def channels_offsets_swapped(x, k, stride=1, padding=0):
+    cols = ref(x, k, stride, padding)
+    return cols.reshape(len(cols), x.shape[1], k, k).transpose(0, 2, 3, 1).reshape(cols.shape)
 
 
-def test_load_or_train_loads_saved_weights(tmp_path):
-    saved = lesson07.simple_convnet(seed=5)
-    path = tmp_path / "w.npz"
-    saved.save(path)
-    model, info = lesson07.load_or_train(data=None, path=path)
-    assert info["trained"] is False and info["path"] == path
-    assert np.array_equal(model.params["0.W"], saved.params["0.W"])
+def kernel_rows_cols_swapped(x, k, stride=1, padding=0):
+    cols = ref(x, k, stride, padding)
+    return cols.reshape(len(cols), x.shape[1], k, k).transpose(0, 1, 3, 2).reshape(cols.shape)
 
 
-def test_load_or_train_trains_and_saves_when_the_file_is_missing_or_wrong(tmp_path, capsys):
-    data = _TinyData()
-    path = tmp_path / "sub" / "w.npz"
-    calls = []
-    real = lesson07.train_simple_convnet
-
-    def quick(d, **kw):
-        calls.append(kw)
-        return real(d, epochs=1, batch_size=32, **kw)
-    lesson07_train = lesson07.train_simple_convnet
-    lesson07.train_simple_convnet = quick
-    try:
-        model, info = lesson07.load_or_train(data, path=path, progress=False)
-        assert info["trained"] is True and path.exists() and len(calls) == 1
-        # a file from another architecture is reported and replaced
-        lesson07.mlp().save(path)
-        model, info = lesson07.load_or_train(data, path=path, progress=False)
-        assert info["trained"] is True and "Could not use" in capsys.readouterr().out
-        assert lesson07.simple_convnet().load(path) is not None
-    finally:
-        lesson07.train_simple_convnet = lesson07_train
+def padding_missing(x, k, stride=1, padding=0):
+    return ref(x, k, stride, 0)
 
 
-def test_train_simple_convnet_runs_with_the_schedule():
-    data = _TinyData(96)
-    seen = []
-    model, history = lesson07.train_simple_convnet(data, epochs=2, batch_size=32, lr=1e-3, progress=False,
-                                                   callback=lambda e, h: seen.append(e))
-    assert len(history.loss) == 2 and len(history.val_acc) == 2 and seen == [1, 2]
+def stride_ignored(x, k, stride=1, padding=0):
+    return ref(x, k, 1, padding)
 
 
-@pytest.mark.skipif(not fashion_mnist_available(), reason="Fashion-MNIST is not installed")
-def test_prepare_data_splits_and_standardises():
-    d = lesson07.prepare_data()
-    assert d.x_train.shape == (55000, 1, 28, 28) and d.x_val.shape == (5000, 1, 28, 28)
-    assert d.x_test.shape == (10000, 1, 28, 28) and d.raw_test.shape == (10000, 28, 28)
-    assert d.x_train.dtype == np.float32 and d.y_train.dtype == np.int64
-    assert abs(d.mean - 0.286) < 1e-3 and abs(d.std - 0.353) < 1e-3
-    assert abs(float(d.x_train.mean())) < 1e-3
-    assert np.allclose(d.to_pixels(d.x_test[:2, 0]), d.raw_test[:2] / 255.0, atol=1e-5)
+def padding_and_stride_ignored(x, k, stride=1, padding=0):
+    return ref(x, k, 1, 0)
 
 
-# --- exercise 1: parameter count ------------------------------------------------------------
-
-def test_param_count_reference_is_correct():
-    fb = lesson07.check_param_count(lesson07.param_count_solution())
-    assert isinstance(fb, Feedback) and fb.ok and "433,890" in fb.message
+def transposed(x, k, stride=1, padding=0):
+    return ref(x, k, stride, padding).T
 
 
-def test_param_count_unfinished_is_not_done():
-    for answer in (None, {"conv": None, "hidden": None, "output": None}):
-        fb = lesson07.check_param_count(answer)
-        assert not fb.ok and not fb.done
+def edge_padding(x, k, stride=1, padding=0):
+    p = padding
+    return ref(np.pad(x, [(0, 0), (0, 0), (p, p), (p, p)], mode="edge"), k, stride, 0)
 
 
-@pytest.mark.parametrize("key, value, phrase", [
-    ("conv", 750, "one bias"),
-    ("conv", 30 * 3 * 25 + 30, "1 channel"),
-    ("conv", 30 * 24 * 24, "weight sharing"),
-    ("hidden", 432_000, "bias each"),
-    ("hidden", 30 * 24 * 24 * 100 + 100, "halves them"),
-    ("hidden", 30 * 14 * 14 * 100 + 100, "padding"),
-    ("hidden", 784 * 100 + 100, "raw image"),
-    ("hidden", 12 * 12 * 100 + 100, "all 30 channels"),
-    ("output", 1000, "bias each"),
-    ("output", 1234, "Softmax has no parameters"),
+def slices_without_padding(x, k, stride=1, padding=0):
+    n, c, h, w = x.shape
+    oh, ow = _out_hw(x, k, stride, padding)
+    out = np.empty((n * oh * ow, c * k * k))
+    r = 0
+    for i in range(n):
+        for a in range(oh):
+            for b in range(ow):
+                out[r] = x[i, :, a * stride:a * stride + k, b * stride:b * stride + k].reshape(-1)
+                r += 1
+    return out
+
+
+def off_by_one(x, k, stride=1, padding=0):
+    return ref(x, k, stride, padding) + 1
+
+
+def modifies_input(x, k, stride=1, padding=0):
+    out = ref(x, k, stride, padding)
+    x[...] = 0
+    return out
+
+
+def test_reference_passes():
+    fb = lesson07.check_im2col(ref)
+    assert fb.ok and "all 5 test inputs" in fb.message
+
+
+def test_helpers_version_passes():
+    assert lesson07.check_im2col(lambda x, k, stride=1, padding=0: conv.im2col(x, k, stride, padding)).ok
+
+
+@pytest.mark.parametrize("fn, words", [
+    (rows_oh_ow_swapped, ["rows in the wrong order", "row 1", "belongs in row 2", "swapped"]),
+    (rows_image_innermost, ["rows in the wrong order", "outermost"]),
+    (rows_reversed, ["rows in the wrong order", "row 0", "belongs in row 3"]),
+    (channels_offsets_swapped, ["channels and kernel offsets swapped", "(kh, kw, c)", "(c, kh, kw)"]),
+    (kernel_rows_cols_swapped, ["kernel rows and columns swapped", "(c, kw, kh)"]),
+    (padding_missing, ["padding missing", "(8, 27)", "(32, 27)"]),
+    (stride_ignored, ["stride ignored", "(9, 18)", "(4, 18)"]),
+    (transposed, ["transpose", "(18, 4)"]),
+    (edge_padding, ["padding is not zeros"]),
+    (slices_without_padding, ["raised", "did you pad x"]),
+    (off_by_one, ["row 0", "column 0", "should be 1 = x[0, 0, 0, 0]", "yours is 2 = x[0, 0, 0, 1]"]),
+    (modifies_input, ["changed x in place"]),
 ])
-def test_param_count_names_the_mistake(key, value, phrase):
-    answer = dict(EXPECTED, **{key: value})
-    fb = lesson07.check_param_count(answer)
-    assert not fb.ok and fb.done and phrase in fb.message and f"'{key}'" in fb.message
+def test_typical_mistakes_are_named(fn, words):
+    fb = lesson07.check_im2col(fn)
+    assert not fb.ok and fb.done
+    for word in words:
+        assert word in fb.message, (word, fb.message)
 
 
-def test_param_count_other_shapes_of_answer():
-    assert lesson07.check_param_count(433_890).ok
-    assert "dict" in lesson07.check_param_count(5).message
-    assert "missing: output" in lesson07.check_param_count({"conv": 780, "hidden": 432_100}).message
-    assert "whole number" in lesson07.check_param_count(dict(EXPECTED, conv="780ish")).message
-    partly = lesson07.check_param_count(dict(EXPECTED, output=None))
-    assert not partly.ok and "still None" in partly.message
-    assert "must be a dict" in lesson07.check_param_count([780, 432_100, 1_010]).message
+def test_stride_and_padding_both_ignored():
+    # the first input with a stride finds the stride; on an input with both, both are named
+    fb = lesson07.check_im2col(padding_and_stride_ignored)
+    assert not fb.ok and "stride ignored" in fb.message
+    shape, k, s, p = lesson07.IM2COL_CASES[-1]
+    assert s > 1 and p > 0
+    x = np.arange(1, np.prod(shape) + 1, dtype=float).reshape(shape)
+    fb = lesson07._shape_feedback(padding_and_stride_ignored(x, k, s, p), conv.im2col(x, k, s, p), shape, k, s, p)
+    assert "padding missing" in fb.message and "stride ignored" in fb.message
+    fb = lesson07._shape_feedback(padding_and_stride_ignored(x, k, s, p), conv.im2col(x, k, s, p), shape, k, s,
+                                  p, x)
+    assert "padding missing" in fb.message and "stride ignored" in fb.message
 
 
-# --- exercise 2: accuracy -----------------------------------------------------------------------
+def test_rows_and_columns_both_wrong_are_both_named():
+    fb = lesson07.check_im2col(lambda x, k, stride=1, padding=0: channels_offsets_swapped(x, k, stride, padding)[::-1])
+    assert "rows in the wrong order" in fb.message and "channels and kernel offsets swapped" in fb.message
 
-def test_accuracy_reference_is_correct():
-    assert lesson07.check_accuracy(lesson07.accuracy_solution).ok
 
+def test_unfinished_answers_are_not_errors():
+    for fn in (None, ...):
+        fb = lesson07.check_im2col(fn)
+        assert not fb.ok and not fb.done and "your code here" in fb.message
 
-def test_accuracy_unfinished():
-    def todo(scores, y):
+    def todo(x, k, stride=1, padding=0):
         raise NotImplementedError
-    assert not lesson07.check_accuracy(todo).done
-    assert not lesson07.check_accuracy(None).done
+    fb = lesson07.check_im2col(todo)
+    assert not fb.ok and not fb.done
 
 
-@pytest.mark.parametrize("fn, phrase", [
-    (lambda s, y: 100 * np.mean(s.argmax(1) == y), "percentage"),
-    (lambda s, y: np.sum(s.argmax(1) == y), "number of right answers"),
-    (lambda s, y: s.argmax(1) == y, "one value per image"),
-    (lambda s, y: np.mean(s.argmax(0) == y), "axis=0"),
-    (lambda s, y: np.mean(s.argmax(1) != y), "error rate"),
-    (lambda s, y: np.mean(s.argmin(1) == y), "argmax of each row"),
-    (lambda s, y: "high", "return a number"),
-    (lambda s, y: 1 / 0, "ZeroDivisionError"),
-])
-def test_accuracy_names_the_mistake(fn, phrase):
-    fb = lesson07.check_accuracy(fn)
-    assert not fb.ok and fb.done and phrase in fb.message, fb.message
+def test_non_array_result():
+    fb = lesson07.check_im2col(lambda x, k, stride=1, padding=0: "cols")
+    assert not fb.ok and "not an array of numbers" in fb.message
 
 
-def test_solutions_are_registered_and_printable(capsys):
-    src = solution("param_count")
-    assert "4320" in src and "@register_solution" not in src
-    assert "4320" in capsys.readouterr().out
-    assert "argmax" in solution("accuracy", show=False)
-    assert capsys.readouterr().out == ""
+def test_solution_prints_source(capsys):
+    src = solution("im2col")
+    assert "def im2col_solution" in src and "np.pad" in capsys.readouterr().out
+
+
+# --- issue item 7: a checker is never wrong -------------------------------------------------
+
+from helpers.exercises import Feedback  # noqa: E402
+
+
+def padded_but_size_from_unpadded(x, k, stride=1, padding=0):
+    """Pads x, but counts the windows with the unpadded H, W: the issue's wrong answer."""
+    n, c, h, w = x.shape
+    oh, ow = (h - k) // stride + 1, (w - k) // stride + 1      # the slip: no 2 * padding
+    xp = np.pad(x, [(0, 0), (0, 0), (padding, padding), (padding, padding)])
+    cols = np.empty((n * oh * ow, c * k * k))
+    r = 0
+    for i in range(n):
+        for a in range(oh):
+            for b in range(ow):
+                cols[r] = xp[i, :, a * stride:a * stride + k, b * stride:b * stride + k].reshape(-1)
+                r += 1
+    return cols
+
+
+def test_padded_but_size_from_unpadded_image_is_not_called_padding_missing():
+    fb = lesson07.check_im2col(padded_but_size_from_unpadded)
+    assert not fb.ok and fb.done
+    assert "padding missing" not in fb.message
+    assert "You padded x, but took the number of windows from the unpadded image" in fb.message
+    assert "(H - KH)//S + 1 = (4 - 3)//1 + 1 = 2" in fb.message and "2x2 windows per image instead of 4x4" in fb.message
+    assert "OH = (H + 2P - KH)//S + 1 = (4 + 2*1 - 3)//1 + 1 = 4" in fb.message
+    assert "(8, 27)" in fb.message and "(32, 27)" in fb.message
+
+
+def test_padding_really_missing_is_still_named():
+    fb = lesson07.check_im2col(padding_missing)
+    assert not fb.ok and "padding missing" in fb.message and "np.pad" in fb.message
+    assert "unpadded image" not in fb.message
+
+
+def test_too_few_windows_of_another_kind_is_not_called_padding_missing():
+    # no padding and the rows reversed: the shape of "padding missing", but other values
+    fb = lesson07.check_im2col(lambda x, k, stride=1, padding=0: padding_missing(x, k, stride, padding)[::-1]
+                               if padding else ref(x, k, stride, padding))
+    assert not fb.ok and "padding missing" not in fb.message
+    assert "OH = (H + 2P - KH)//S + 1" in fb.message
+
+
+def test_none_string_and_value_instead_of_function():
+    fb = lesson07.check_im2col(lambda x, k, stride=1, padding=0: None)
+    assert not fb.ok and fb.done and "return cols" in fb.message
+    fb = lesson07.check_im2col(lambda x, k, stride=1, padding=0: "3")
+    assert not fb.ok and "not an array of numbers" in fb.message
+    fb = lesson07.check_im2col(np.zeros((4, 18)))
+    assert not fb.ok and "pass your function itself" in fb.message
+
+
+def _raises(*args, **kwargs):
+    raise ValueError("boom")
+
+
+ODD_VALUES = [None, 3, "3", [], np.zeros((0,)), np.float64("nan"), ..., {}, np.zeros((4, 18)),
+              np.full((4, 18), np.nan), object(), 1j, True, np.zeros((18, 4, 1))]
+ODD_FUNCTIONS = [_raises, lambda *a, **k: None] + [lambda *a, v=v, **k: v for v in ODD_VALUES]
+
+
+@pytest.mark.parametrize("odd", ODD_VALUES + ODD_FUNCTIONS)
+def test_sweep_odd_answers(odd):
+    fb = lesson07.check_im2col(odd)
+    assert isinstance(fb, Feedback) and not fb.ok
+    assert isinstance(fb.message, str) and fb.message
+    assert str(fb) and fb._repr_html_()

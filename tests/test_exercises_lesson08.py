@@ -1,148 +1,151 @@
-"""Lesson 08: the deeper network and the two checkers (receptive window, occlusion)."""
+"""Lesson 08 checkers: the reference passes, and each typical slip gets its own message."""
 import numpy as np
 import pytest
 
-from helpers import interpret
+from helpers import conv
 from helpers.exercises import lesson08, solution
 
-
-# --- the deeper network ------------------------------------------------------------------------
-
-def test_deeper_convnet_shapes_and_parameters():
-    m = lesson08.deeper_convnet()
-    s = m.summary((1, 28, 28), print_table=False)
-    assert s.total_params == 8_778
-    shapes = [r[1] for r in s.rows]
-    assert shapes[2] == (8, 14, 14) and shapes[5] == (16, 7, 7) and shapes[8] == (32, 3, 3)
-    assert shapes[-1] == (10,)
+# --- max pooling by hand -----------------------------------------------------------------------
 
 
-def test_load_or_train_deeper_loads_and_trains(tmp_path):
-    class Tiny:
-        rng = np.random.default_rng(0)
-        x_train = rng.normal(size=(40, 1, 28, 28)).astype(np.float32)
-        y_train = rng.integers(0, 10, 40)
-    path = tmp_path / "d.npz"
-    model, info = lesson08.load_or_train_deeper(Tiny, path=path, progress=False)
-    assert info["trained"] and path.exists()
-    again, info2 = lesson08.load_or_train_deeper(None, path=path)
-    assert not info2["trained"]
-    assert np.array_equal(again.params["0.W"], model.params["0.W"])
+def test_reference_pooled_passes():
+    fb = lesson08.check_max_pool_by_hand(lesson08.max_pool_by_hand_solution())
+    assert fb.ok
+    assert np.array_equal(lesson08.max_pool_by_hand_solution(),
+                          conv.max_pool2d(lesson08.POOL_X[None, None].astype(float), 2)[0, 0])
 
 
-# --- exercise 1: receptive window -----------------------------------------------------------
-
-def test_receptive_window_reference_agrees_with_interpret():
-    from helpers.exercises import lesson07
-    size, jump, start = interpret.receptive_field(lesson07.simple_convnet(), 2)
-    for i, j in [(0, 0), (4, 9)]:
-        assert lesson08.receptive_window_solution(i, j) == (start + jump * i, start + jump * j, size)
-    assert lesson08.check_receptive_window(lesson08.receptive_window_solution).ok
+def test_pooled_accepts_arrays_and_floats():
+    assert lesson08.check_max_pool_by_hand(np.array([[7.0, 9.0], [8.0, 6.0]])).ok
 
 
-@pytest.mark.parametrize("fn, phrase", [
-    (lambda i, j: (2 * i, 2 * j, 5), "5 + 1 = 6"),
-    (lambda i, j: (2 * i, 2 * j, 4), "widened"),
-    (lambda i, j: (i, j, 6), "stride is 2"),
-    (lambda i, j: (2 * j, 2 * i, 6), "swapped"),
-    (lambda i, j: (2 * i + 1, 2 * j + 1, 6), "no padding"),
-    (lambda i, j: (3 * i, 3 * j, 9), "expected top="),
-    (lambda i, j: 6, "three integers"),
-])
-def test_receptive_window_names_the_mistake(fn, phrase):
-    fb = lesson08.check_receptive_window(fn)
-    assert not fb.ok and fb.done and phrase in fb.message, fb.message
-
-
-def test_receptive_window_unfinished():
-    assert not lesson08.check_receptive_window(None).done
-    fb = lesson08.check_receptive_window(lambda i, j: None)
+@pytest.mark.parametrize("value", [None, ...])
+def test_pooled_unfinished(value):
+    fb = lesson08.check_max_pool_by_hand(value)
     assert not fb.ok and not fb.done
 
 
-# --- exercise 2: occlusion ---------------------------------------------------------------------
-
-ref = lesson08.occlusion_solution
-
-
-def test_occlusion_reference_passes():
-    fb = lesson08.check_occlusion(ref)
-    assert fb.ok, fb.message
+def test_pooled_partly_filled_is_not_done():
+    fb = lesson08.check_max_pool_by_hand([[7, None], [8, 6]])
+    assert not fb.ok and not fb.done
 
 
-def test_occlusion_unfinished():
-    def todo(predict_proba, image, target, patch_size, stride, fill=0.0):
-        raise NotImplementedError
-    assert not lesson08.check_occlusion(todo).done
-    assert not lesson08.check_occlusion(None).done
-
-
-def in_place(predict_proba, image, target, patch_size, stride, fill=0.0):
-    c, h, w = image.shape
-    oh, ow = (h - patch_size) // stride + 1, (w - patch_size) // stride + 1
-    base = predict_proba(image[None])[0, target]
-    out = np.zeros((oh, ow))
-    for i in range(oh):
-        for j in range(ow):
-            image[:, i * stride:i * stride + patch_size, j * stride:j * stride + patch_size] = fill
-            out[i, j] = base - predict_proba(image[None])[0, target]
-    return out
-
-
-def off_by_one(predict_proba, image, target, patch_size, stride, fill=0.0):
-    return ref(predict_proba, image, target, patch_size, stride, fill)[:-1, :-1]
-
-
-def stride_one(predict_proba, image, target, patch_size, stride, fill=0.0):
-    return ref(predict_proba, image, target, patch_size, 1, fill)
-
-
-def transposed(predict_proba, image, target, patch_size, stride, fill=0.0):
-    return ref(predict_proba, image, target, patch_size, stride, fill).T
-
-
-def sign_flipped(predict_proba, image, target, patch_size, stride, fill=0.0):
-    return -ref(predict_proba, image, target, patch_size, stride, fill)
-
-
-def covered_probability(predict_proba, image, target, patch_size, stride, fill=0.0):
-    base = predict_proba(image[None])[0, target]
-    return base - ref(predict_proba, image, target, patch_size, stride, fill)
-
-
-def fills_with_one(predict_proba, image, target, patch_size, stride, fill=0.0):
-    return ref(predict_proba, image, target, patch_size, stride, 1.0)
-
-
-def first_channel_only(predict_proba, image, target, patch_size, stride, fill=0.0):
-    c, h, w = image.shape
-    oh, ow = (h - patch_size) // stride + 1, (w - patch_size) // stride + 1
-    base = predict_proba(image[None])[0, target]
-    out = np.zeros((oh, ow))
-    for i in range(oh):
-        for j in range(ow):
-            cov = image.copy()
-            cov[0, i * stride:i * stride + patch_size, j * stride:j * stride + patch_size] = fill
-            out[i, j] = base - predict_proba(cov[None])[0, target]
-    return out
-
-
-@pytest.mark.parametrize("fn, phrase", [
-    (in_place, "changed the image"),
-    (off_by_one, "off-by-one"),
-    (stride_one, "moved 1 pixel at a time"),
-    (transposed, "swapped"),
-    (sign_flipped, "wrong sign"),
-    (covered_probability, "probability with the patch in place"),
-    (fills_with_one, "filled with 1"),
-    (first_channel_only, "all channels"),
-    (lambda *a, **k: "map", "array of drops"),
+@pytest.mark.parametrize("answer, words", [
+    ([[3.75, 4.25], [4.5, 3.75]], "average pooling"),
+    ([[1, 1], [2, 0]], "smallest value"),
+    ([[15, 17], [18, 15]], "sum of each window"),
+    ([[7, 8], [9, 6]], "transposed"),
+    ([[7, 4, 9], [8, 6, 6], [8, 6, 6]], "stride 1"),
+    ([[7, 9, 1], [8, 6, 1]], "should be 2x2"),
+    ([[7, 9], [8, 5]], "output [1, 1] is 5"),
+    ([[4, 9], [8, 6]], "x[0:2, 0:2] = [[1, 3], [7, 4]] has maximum 7"),
+    ("seven", "nested list"),
 ])
-def test_occlusion_names_the_mistake(fn, phrase):
-    fb = lesson08.check_occlusion(fn)
-    assert not fb.ok and fb.done and phrase in fb.message, fb.message
+def test_pooled_slips(answer, words):
+    fb = lesson08.check_max_pool_by_hand(answer)
+    assert not fb.ok and fb.done
+    assert words in fb.message, fb.message
 
 
-def test_solutions_are_registered():
-    assert "image.copy()" in solution("occlusion", show=False)
-    assert "2 * i" in solution("receptive_window", show=False)
+# --- pooled output size ------------------------------------------------------------------------
+
+def test_reference_size_passes():
+    fb = lesson08.check_pool_output_size(lesson08.pool_output_size_solution)
+    assert fb.ok and "27" in fb.message
+    for n, k, s in lesson08.SIZE_CASES:
+        assert lesson08.pool_output_size_solution(n, k, s) == conv.output_size(n, k, stride=s)
+
+
+def test_size_unfinished():
+    def pool_output_size(n, kernel_size, stride):
+        raise NotImplementedError
+    assert not lesson08.check_pool_output_size(pool_output_size).done
+    assert not lesson08.check_pool_output_size(None).done
+
+
+@pytest.mark.parametrize("fn, words", [
+    (lambda n, k, s: n // s, "tile the input"),
+    (lambda n, k, s: n // k, "ignores the stride"),
+    (lambda n, k, s: (n - k) // s, "forgot the + 1"),
+    (lambda n, k, s: -(-(n - k) // s) + 1, "rounded up"),
+    (lambda n, k, s: (n - k) / s + 1, "floor division"),
+    (lambda n, k, s: None, "forget the `return`"),
+    (lambda n, k, s: n - k + 1, "expected"),
+    (lambda n, k, s: [][0], "IndexError"),
+])
+def test_size_slips(fn, words):
+    fb = lesson08.check_pool_output_size(fn)
+    assert not fb.ok and fb.done
+    assert words in fb.message, fb.message
+
+
+def test_size_accepts_whole_floats():
+    assert lesson08.check_pool_output_size(lambda n, k, s: float((n - k) // s + 1)).ok
+
+
+# --- max pooling backward ----------------------------------------------------------------------
+
+def test_reference_backward_passes_and_matches_helpers():
+    assert lesson08.check_max_pool_backward(lesson08.max_pool_backward_solution).ok
+    for _, x, dout, k, s in lesson08._backward_cases():
+        _, cache = conv.max_pool2d_forward(x[None, None], k, s)
+        expected = conv.max_pool2d_backward(dout[None, None], cache)[0, 0]
+        assert np.allclose(lesson08.max_pool_backward_solution(x, dout, k, s), expected)
+
+
+def test_backward_cases_have_no_ties_and_overlap():
+    cases = lesson08._backward_cases()
+    for _, x, *_ in cases:
+        assert len(np.unique(x)) == x.size
+    overlapping = [c for c in cases if c[4] < c[3]]
+    assert overlapping
+    # in an overlapping case some pixel collects more than one gradient
+    _, x, dout, k, s = overlapping[0]
+    dx = lesson08.max_pool_backward_solution(x, dout, k, s)
+    assert dx.max() > dout.max()
+
+
+def test_backward_unfinished():
+    def max_pool_backward(x, dout, kernel_size, stride):
+        raise NotImplementedError
+    assert not lesson08.check_max_pool_backward(max_pool_backward).done
+    assert not lesson08.check_max_pool_backward(None).done
+
+
+@pytest.mark.parametrize("fn, words", [
+    (lesson08._overwrite, "add with +="),
+    (lesson08._spread, "*average* pooling"),
+    (lesson08._ones, "put the gradient that arrives"),
+    (lesson08._corner, "top-left corner"),
+    (lambda x, dout, k, s: np.zeros_like(dout), "shape of x"),
+    (lambda x, dout, k, s: None, "forget the `return`"),
+    (lambda x, dout, k, s: np.zeros_like(x), "expected"),
+    (lambda x, dout, k, s: x / 0 if False else x["a"], "raised"),
+])
+def test_backward_slips(fn, words):
+    fb = lesson08.check_max_pool_backward(fn)
+    assert not fb.ok and fb.done
+    assert words in fb.message, fb.message
+
+
+def test_overwrite_passes_the_non_overlapping_case():
+    # the reason the checker has overlapping cases: '=' is right without overlap
+    desc, x, dout, k, s = lesson08._backward_cases()[0]
+    assert s == k
+    assert np.array_equal(lesson08._overwrite(x, dout, k, s), lesson08.max_pool_backward_solution(x, dout, k, s))
+    fb = lesson08.check_max_pool_backward(lesson08._overwrite)
+    assert "overlapping" in fb.message
+
+
+def test_backward_does_not_mind_learner_changing_inputs():
+    def sloppy(x, dout, k, s):
+        dx = lesson08.max_pool_backward_solution(x, dout, k, s)
+        x[...] = 0
+        return dx
+    assert lesson08.check_max_pool_backward(sloppy).ok
+
+
+def test_solutions_print():
+    for name in ("max_pool_by_hand", "pool_output_size", "max_pool_backward"):
+        src = solution(name, show=False)
+        assert "def " in src and "@register_solution" not in src

@@ -1,110 +1,135 @@
+"""The conv-backward checker: the reference passes; each usual mistake is found and named."""
+import numpy as np
+import pytest
+
+from helpers import conv
 from helpers.exercises import lesson10, solution
-from helpers.layers import Dense, Flatten, GlobalAvgPool2D
-from helpers.model import Sequential
+
+ref = lesson10.conv_backward_solution
 
 
-def _n_features(body):
-    n = 1
-    for s in body.output_shape((1, 28, 28)):
-        n *= s
-    return n
+def via_im2col(dout, x, w, padding=0):
+    f, c, kh, kw = w.shape
+    cols = conv.im2col(x, (kh, kw), 1, padding)
+    d = dout.transpose(0, 2, 3, 1).reshape(-1, f)
+    dw = (cols.T @ d).T.reshape(w.shape)
+    dx = conv.col2im(d @ w.reshape(f, -1), x.shape, (kh, kw), 1, padding)
+    return dx, dw, d.sum(axis=0)
 
 
-def test_reference_solution_passes():
-    fb = lesson10.check_transfer_model(lesson10.transfer_model_solution)
-    assert fb.ok and "frozen" in fb.message and "trainable" in fb.message
+def forgot_flip(dout, x, w, padding=0):
+    dx = ref(dout, x, w[:, :, ::-1, ::-1], padding)[0]      # flips the flipped kernel back
+    return dx, *ref(dout, x, w, padding)[1:]
 
 
-def test_head_with_hidden_layer_passes():
-    from helpers.layers import ReLU
-
-    def fn(body, n_classes):
-        body.trainable = False
-        return Sequential(body, Flatten(), Dense(_n_features(body), 16), ReLU(), Dense(16, n_classes))
-    assert lesson10.check_transfer_model(fn).ok
+def flip_one_axis(dout, x, w, padding=0):
+    dx = ref(dout, x, w[:, :, ::-1, :], padding)[0]
+    return dx, *ref(dout, x, w, padding)[1:]
 
 
-def test_body_not_frozen():
-    fn = lambda body, n: Sequential(body, Flatten(), Dense(_n_features(body), n))
-    fb = lesson10.check_transfer_model(fn)
-    assert not fb.ok and "body.trainable = False" in fb.message
+def db_not_summed_over_batch(dout, x, w, padding=0):
+    dx, dw, _ = ref(dout, x, w, padding)
+    return dx, dw, dout.sum(axis=(2, 3))
 
 
-def test_new_body_instead_of_the_given_one():
-    from helpers import zoo
-
-    def fn(body, n):
-        fresh = zoo.transfer_body()
-        fresh.trainable = False
-        return Sequential(fresh, Flatten(), Dense(_n_features(fresh), n))
-    fb = lesson10.check_transfer_model(fn)
-    assert not fb.ok and "body you were given" in fb.message
+def db_not_summed_over_positions(dout, x, w, padding=0):
+    dx, dw, _ = ref(dout, x, w, padding)
+    return dx, dw, dout.sum(axis=0)
 
 
-def test_hard_coded_number_of_classes():
-    def fn(body, n):
-        body.trainable = False
-        return Sequential(body, Flatten(), Dense(_n_features(body), 5))
-    fb = lesson10.check_transfer_model(fn)
-    assert not fb.ok and "n_classes=3" in fb.message and "by hand" in fb.message
+def db_mean(dout, x, w, padding=0):
+    dx, dw, _ = ref(dout, x, w, padding)
+    return dx, dw, dout.mean(axis=(0, 2, 3))
 
 
-def test_everything_frozen():
-    def fn(body, n):
-        model = Sequential(body, Flatten(), Dense(_n_features(body), n))
-        model.trainable = False
-        return model
-    fb = lesson10.check_transfer_model(fn)
-    assert not fb.ok and "nothing" in fb.message
+def db_first_image(dout, x, w, padding=0):
+    dx, dw, _ = ref(dout, x, w, padding)
+    return dx, dw, dout[0].sum(axis=(1, 2))
 
 
-def test_head_that_does_not_fit():
-    def fn(body, n):
-        body.trainable = False
-        return Sequential(body, Flatten(), Dense(9999, n))
-    fb = lesson10.check_transfer_model(fn)
-    assert not fb.ok and "does not fit" in fb.message
+def dw_f_c_swapped(dout, x, w, padding=0):
+    dx, dw, db = ref(dout, x, w, padding)
+    return dx, dw.transpose(1, 0, 2, 3), db
 
 
-def test_partially_frozen_body_is_caught():
-    def fn(body, n):
-        body.layers[0].trainable = False          # only the first layer
-        return Sequential(body, Flatten(), Dense(_n_features(body), n))
-    fb = lesson10.check_transfer_model(fn)
-    assert not fb.ok and "trainable" in fb.message
+def dw_reshaped_without_transpose(dout, x, w, padding=0):
+    dx, dw, db = ref(dout, x, w, padding)
+    return dx, dw.reshape(w.shape[0], -1).T.reshape(w.shape), db
 
 
-def test_weights_changed_while_building():
-    def fn(body, n):
-        body.params[next(iter(body.params))][...] = 0
-        body.trainable = False
-        return Sequential(body, Flatten(), Dense(_n_features(body), n))
-    fb = lesson10.check_transfer_model(fn)
-    assert not fb.ok and "weights changed" in fb.message
+def dw_flipped(dout, x, w, padding=0):
+    dx, dw, db = ref(dout, x, w, padding)
+    return dx, dw[:, :, ::-1, ::-1], db
 
 
-def test_unfinished_and_broken():
-    assert not lesson10.check_transfer_model(None).done
-    assert not lesson10.check_transfer_model(lambda body, n: None).done
+def dx_still_padded(dout, x, w, padding=0):
+    kh, kw = w.shape[2:]
+    dxp = conv.conv2d(dout, w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3), padding=(kh - 1, kw - 1))
+    return dxp, *ref(dout, x, w, padding)[1:]
 
-    def todo(body, n):
+
+def dx_and_db_wrong(dout, x, w, padding=0):
+    return forgot_flip(dout, x, w, padding)[0], ref(dout, x, w, padding)[1], dout.sum(axis=0)
+
+
+def test_reference_and_im2col_versions_pass():
+    for fn in (ref, via_im2col, lambda dout, x, w, padding=0: conv.conv2d_backward_naive(
+            dout, x, w, np.zeros(w.shape[0]), padding=padding)):
+        fb = lesson10.check_conv_backward(fn)
+        assert fb.ok, fb.message
+        assert "dx: relative error" in fb.message and "padding=1" in fb.message
+
+
+@pytest.mark.parametrize("fn, wrong_one, words", [
+    (forgot_flip, "dx", ["not flipped", "w[:, :, ::-1, ::-1]"]),
+    (flip_one_axis, "dx", ["only one axis"]),
+    (db_not_summed_over_batch, "db", ["not over the batch", "axis=(0, 2, 3)"]),
+    (db_not_summed_over_positions, "db", ["not over the positions", "axis=(0, 2, 3)"]),
+    (db_mean, "db", ["mean"]),
+    (db_first_image, "db", ["first image"]),
+    (dw_f_c_swapped, "dw", ["F and C are swapped", ".transpose(1, 0, 2, 3)"]),
+    (dw_reshaped_without_transpose, "dw", ["scrambled", "without transposing"]),
+    (dw_flipped, "dw", ["dw is flipped"]),
+    (dx_still_padded, "dx", ["padded input", "drop the 1 padding"]),
+])
+def test_the_wrong_gradient_is_named(fn, wrong_one, words):
+    fb = lesson10.check_conv_backward(fn)
+    assert not fb.ok and fb.done
+    lines = fb.message.splitlines()
+    flagged = [ln.strip().split(":")[0] for ln in lines if "WRONG" in ln or "expected" in ln]
+    assert flagged == [wrong_one], fb.message
+    for word in words:
+        assert word in fb.message, (word, fb.message)
+
+
+def test_two_wrong_gradients_are_both_reported():
+    fb = lesson10.check_conv_backward(dx_and_db_wrong)
+    assert "dx: dx looks like" in fb.message and "db: db has shape" in fb.message
+    assert "dw: relative error" in fb.message and "ok" in fb.message
+
+
+def test_dw_transposed_when_f_equals_c():
+    # the third test input has C == F == 2, where only the values show the transpose
+    from helpers.exercises.lesson10 import _case_data, _diagnose_dw
+    x, w, b, p, dout = _case_data(lesson10.CONV_BACKWARD_CASES[2], seed=2)
+    dw = ref(dout, x, w, p)[1]
+    assert "transposed" in _diagnose_dw(dw.transpose(1, 0, 2, 3), dw, x, w, p, dout)
+
+
+def test_unfinished_and_broken_answers():
+    assert not lesson10.check_conv_backward(None).done
+
+    def todo(dout, x, w, padding=0):
         raise NotImplementedError
-    assert not lesson10.check_transfer_model(todo).done
-    fb = lesson10.check_transfer_model(lambda body, n: [body])
-    assert not fb.ok and "list" in fb.message
-    fb = lesson10.check_transfer_model(lambda body, n: body.nope)
-    assert not fb.ok and "AttributeError" in fb.message
+    assert not lesson10.check_conv_backward(todo).done
+    fb = lesson10.check_conv_backward(lambda dout, x, w, padding=0: (None, None, dout.sum(axis=(0, 2, 3))))
+    assert not fb.done and "dx and dw are still None" in fb.message
+    fb = lesson10.check_conv_backward(lambda dout, x, w, padding=0: ref(dout, x, w, padding)[:2])
+    assert not fb.ok and "three arrays" in fb.message and "2 values" in fb.message
+    fb = lesson10.check_conv_backward(lambda dout, x, w, padding=0: x @ w)
+    assert not fb.ok and "raised ValueError" in fb.message
 
 
-def test_solution_prints(capsys):
-    assert "body.trainable = False" in solution("transfer_model")
-    capsys.readouterr()
-
-
-def test_gap_head_passes():
-    def fn(body, n):
-        body.trainable = False
-        shape = body.output_shape((1, 28, 28))
-        head = [Dense(shape[0], n)] if len(shape) == 1 else [GlobalAvgPool2D(), Dense(shape[0], n)]
-        return Sequential(body, *head)
-    assert lesson10.check_transfer_model(fn).ok
+def test_solution_prints_source(capsys):
+    src = solution("conv_backward")
+    assert "::-1, ::-1" in src and "dout.sum(axis=(0, 2, 3))" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""Drive the widgets of lessons 01 and 02 from code, as a learner's clicks would, and check what
+"""Drive the widgets of lessons 01 and 03 from code, as a learner's clicks would, and check what
 changes: state, labels, and the picture (PNG bytes)."""
 import numpy as np
 import pytest

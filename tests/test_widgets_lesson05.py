@@ -1,4 +1,4 @@
-"""The shift explorer of lesson 05: builds without a display, reacts to its controls, and its
+"""The shift explorer of lesson 08: builds without a display, reacts to its controls, and its
 numbers are right."""
 import numpy as np
 import pytest
@@ -133,7 +133,7 @@ def test_rejects_colour_image():
         si.shift_invariance_explorer(np.zeros((10, 10, 3)))
 
 
-# --- the figures the lessons 03 and 05 draw with (helpers.plots) -------------------------------
+# --- the figures the lessons 05 and 09 draw with (helpers.plots) -------------------------------
 
 def test_pooling_diagram_and_gradient_routing():
     import matplotlib

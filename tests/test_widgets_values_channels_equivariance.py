@@ -1,4 +1,4 @@
-"""The explorers of lessons 01-03 that show numbers: the value stepper (padding and stride), the
+"""The explorers of lessons 01-06 that show numbers: the value stepper (padding and stride), the
 channel explorer (one filter on three channels) and the equivariance explorer (shift, then
 convolve). Each is driven from code, as a learner's clicks would, and every number it shows is
 compared with ``helpers.conv``. Speed is not tested here (timings are noisy on shared
@@ -41,7 +41,7 @@ def reference(x, k, s, p):
                              stride=s, padding=p)[0, 0]
 
 
-# --- value stepper (lesson 02) ---------------------------------------------------------------
+# --- value stepper (lesson 03) ---------------------------------------------------------------
 
 @pytest.fixture
 def vs():
@@ -162,7 +162,7 @@ def test_value_stepper_keeps_timing(vs):
     assert len(vs.timing) >= 4 and all(t > 0 for t in vs.timing)
 
 
-# --- channel explorer (lesson 03) -------------------------------------------------------------
+# --- channel explorer (lesson 05) -------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def photo():
@@ -269,7 +269,7 @@ def test_channel_explorer_other_images_and_checks():
     np.testing.assert_allclose(m["summed"], m["parts"].sum(0) + 0.5, atol=1e-6)
 
 
-# --- equivariance explorer (lesson 01) --------------------------------------------------------
+# --- equivariance explorer (lesson 02) --------------------------------------------------------
 
 def test_shift_image_moves_content_and_fills_zeros():
     x = np.arange(1, 13, dtype=np.float32).reshape(3, 4)

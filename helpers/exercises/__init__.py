@@ -1,6 +1,6 @@
 """Checkers for the exercises: specific, kind feedback, and solutions a learner can open.
 
-Each lesson has its own module (``helpers.exercises.lesson01`` ...). A checker takes the
+Each lesson has its own module (``helpers.exercises.lesson02`` ...). A checker takes the
 learner's answer (a value or a function) and returns a :class:`Feedback`, which shows as a
 green or orange box in JupyterLab and as text elsewhere. A checker never raises on an
 unfinished answer (``None``, ``...`` or a function that raises ``NotImplementedError``): it

@@ -1,314 +1,233 @@
-"""Checkers for lesson 02 (padding, stride, dilation): output sizes, the padding that keeps the
-size, and the strides that fit exactly.
+"""Checkers for lesson 02 (convolution): the sliding window by hand, and a vertical-edge filter.
 
-Dilation follows PyTorch: d = 1 is an ordinary kernel; the kernel then covers
-k_eff = d (k - 1) + 1 pixels. Solutions: ``helpers.exercises.solution("out_size")``,
-``solution("same_padding")``, ``solution("fitting_strides")``.
+Each checker returns a :class:`helpers.exercises.Feedback` and never raises on an unfinished
+answer. Solutions: ``helpers.exercises.solution("correlate2d_taps")`` and
+``solution("vertical_edge_filter")``.
 """
 from __future__ import annotations
 
-import math
-import numbers
+import numpy as np
 
+from helpers import conv
 from helpers.exercises import call_learner, correct, is_unfinished, not_done, register_solution, wrong
 
-
-def _k_eff(k, d):
-    return d * (k - 1) + 1
-
-
-def _as_number(value):
-    """``value`` as a plain int or float when it is one real number (Python or NumPy scalar, or a
-    0-d array); None for anything else (strings, lists, arrays, bools, None)."""
-    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return None
-    return int(value) if isinstance(value, numbers.Integral) else float(value)
+#: The worked example of the lesson (the same numbers as helpers.widgets.conv_stepper).
+EXAMPLE_IMAGE = np.array([[1, 0, 2, 3, 1],
+                          [0, 1, 3, 2, 0],
+                          [2, 3, 1, 0, 1],
+                          [1, 2, 0, 1, 3],
+                          [0, 1, 2, 3, 2]], dtype=np.float64)
+EXAMPLE_KERNEL = np.array([[2, 0],
+                           [1, -1]], dtype=np.float64)
 
 
-def _short(value, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+def _reference(image, kernel):
+    return conv.conv2d_naive(np.asarray(image, float)[None, None], np.asarray(kernel, float)[None, None])[0, 0]
 
 
-def _not_a_number(got, what: str) -> str:
-    """Why ``got`` (which is no single number) cannot be the answer; ``what`` names the answer."""
-    What = what[0].upper() + what[1:]
-    if isinstance(got, str):
-        text = got.strip()
+def _num(v) -> str:
+    v = float(v)
+    return str(int(round(v))) if abs(v - round(v)) < 1e-9 else f"{v:.4g}"
+
+
+# --- exercise 1: the sliding window ---------------------------------------------------------
+
+@register_solution("correlate2d_taps")
+def correlate2d_taps(image, kernel):
+    """Cross-correlation of one image (H, W) with one kernel (KH, KW), stride 1, no padding,
+    looping over the KH*KW kernel taps instead of the output pixels: tap (u, v) multiplies the
+    whole shifted image image[u:u+OH, v:v+OW] by one weight."""
+    H, W = image.shape
+    KH, KW = kernel.shape
+    OH, OW = H - KH + 1, W - KW + 1          # window positions per column and per row (the +1!)
+    out = np.zeros((OH, OW))
+    for u in range(KH):
+        for v in range(KW):
+            out += kernel[u, v] * image[u:u + OH, v:v + OW]
+    return out
+
+
+def _cases():
+    rng = np.random.default_rng(1)
+    yield "the 5×5 example with the 2×2 kernel", EXAMPLE_IMAGE, EXAMPLE_KERNEL
+    yield ("a 6×7 image with a 2×3 kernel (not square, so rows and columns cannot be mixed up)",
+           rng.integers(-3, 4, size=(6, 7)).astype(float), rng.integers(-2, 3, size=(2, 3)).astype(float))
+    yield "a 4×5 image with a 3×1 kernel", rng.integers(0, 5, size=(4, 5)).astype(float), np.array([[1.], [-2.], [1.]])
+
+
+def check_correlate2d(fn) -> "Feedback":
+    """Check a learner's ``fn(image, kernel) -> out`` (valid cross-correlation, stride 1)."""
+    if is_unfinished(fn):
+        return not_done("Write the function with two loops over the kernel taps (u, v).")
+    if not callable(fn):
+        return wrong(f"pass your function itself, as in check_correlate2d(correlate2d_taps); you passed "
+                     f"{type(fn).__name__} {repr(fn)[:40]}.")
+    for label, image, kernel in _cases():
+        result, fb = call_learner(fn, image.copy(), kernel.copy())
+        if fb is not None:
+            return fb if fb.done else not_done("Write the function with two loops over the kernel taps (u, v).")
+        if result is None:
+            return wrong("your function returned None: end it with `return out`.")
+        if isinstance(result, (str, bytes)) or callable(result):
+            return wrong(f"your function returned {type(result).__name__}, which is not an array of numbers.")
         try:
-            if not math.isfinite(float(text)):
-                text = ""
-        except ValueError:
-            text = ""
-        if text:
-            return (f"you return the string {_short(got)}: text in quotes, not a number. {What} must be a "
-                    f"number, so that it can size arrays and enter sums: return {text}, not \"{text}\" "
-                    f"(leave out str() or the f-string).")
-        return (f"you return the string {_short(got)}: text, not a number. {What} must be a number, "
-                f"e.g. return 3, not \"3\".")
-    if isinstance(got, bool) or str(getattr(got, "dtype", "")) == "bool":
-        return f"you return {_short(got)}, a yes/no value (bool); {what} must be a number."
-    if callable(got):
-        return f"you return a function; {what} must be a number: call it, or return the result itself."
-    if hasattr(got, "shape") or isinstance(got, (list, tuple, set, dict)):
-        return (f"you return {type(got).__name__} {_short(got)}, not one number; {what} is a single number "
-                f"(one axis at a time).")
-    return f"you return {_short(got)} (of type {type(got).__name__}); {what} must be a number."
-
-
-def _not_callable(fn, name: str):
-    return wrong(f"pass your function itself, as in check_{name}({name}); you passed "
-                 f"{type(fn).__name__} {_short(fn)}. Write `def {name}(...):` in the cell above the checker.")
-
-
-# --- exercise 1: the output size -------------------------------------------------------------
-
-@register_solution("out_size")
-def out_size(n, k, s=1, p=0, d=1):
-    """Output size along one axis: floor((n + 2p - k_eff) / s) + 1 with k_eff = d (k - 1) + 1."""
-    k_eff = d * (k - 1) + 1
-    return (n + 2 * p - k_eff) // s + 1
-
-
-#: (n, k, s, p, d) cases: stride 1 and 2, padding, a stride that does not fit, dilation.
-SIZE_CASES = [(5, 3, 1, 0, 1), (5, 3, 1, 1, 1), (5, 2, 1, 0, 1), (7, 3, 2, 0, 1), (7, 3, 3, 0, 1),
-              (8, 3, 3, 0, 1), (32, 3, 2, 1, 1), (28, 5, 1, 0, 1), (224, 7, 2, 3, 1),
-              (7, 3, 1, 0, 2), (10, 3, 1, 2, 2), (6, 4, 2, 1, 1), (15, 3, 4, 0, 1), (9, 3, 2, 1, 3)]
-
-#: Typical slips, each as a function of (n, k, s, p, d), with what to say about it.
-SIZE_SLIPS = [
-    (lambda n, k, s, p, d: (n + 2 * p - _k_eff(k, d)) // s,
-     "it looks like the +1 is missing: the window's first position (at 0) counts too. "
-     "(N + 2p - k_eff) / s counts the steps between positions; positions = steps + 1"),
-    (lambda n, k, s, p, d: (n + p - _k_eff(k, d)) // s + 1,
-     "it looks like the padding is counted once: p zeros go on each side, so the padded input is N + 2p"),
-    (lambda n, k, s, p, d: (n - _k_eff(k, d)) // s + 1,
-     "the padding seems to be left out: the padded input is N + 2p wide"),
-    (lambda n, k, s, p, d: math.ceil((n + 2 * p - _k_eff(k, d)) / s) + 1,
-     "it looks like you round up (ceil): a window that would stick out past the padded input is "
-     "not computed, so round down (floor, // in Python)"),
-    (lambda n, k, s, p, d: (n + 2 * p - k) // s + 1,
-     "the dilation seems to be ignored: a dilated kernel covers k_eff = d(k - 1) + 1 pixels, "
-     "e.g. 5 for k = 3, d = 2"),
-    (lambda n, k, s, p, d: (n + 2 * p - d * k) // s + 1,
-     "the dilated size looks like d·k; it is d(k - 1) + 1: d - 1 gaps between each pair of the k taps, "
-     "not after the last one (k = 3, d = 2 covers 5 pixels, not 6)"),
-    (lambda n, k, s, p, d: (n + 2 * p - _k_eff(k, d) + 1) // s,
-     "the +1 seems to be inside the division: floor((N + 2p - k_eff + 1) / s) agrees only when s = 1; "
-     "it is floor((N + 2p - k_eff) / s) + 1"),
-    (lambda n, k, s, p, d: round((n + 2 * p - _k_eff(k, d)) / s) + 1,
-     "it looks like you round to the nearest integer; round down (floor, //) instead"),
-]
-
-
-def _fmt_case(case):
-    n, k, s, p, d = case
-    return f"N={n}, k={k}, s={s}, p={p}, d={d}"
-
-
-def check_out_size(fn) -> "Feedback":
-    """Check a learner's ``fn(n, k, s=1, p=0, d=1)`` against the output-size formula."""
-    if is_unfinished(fn):
-        return not_done("Write out_size(n, k, s=1, p=0, d=1) with the formula.")
-    if not callable(fn):
-        return _not_callable(fn, "out_size")
-    answers = []
-    for case in SIZE_CASES:
-        got, fb = call_learner(fn, *case)
-        if fb is not None:
-            return fb
-        if got is None:
-            return wrong("your function returned None: end it with `return ...`.")
-        value = _as_number(got)
-        if value is None:
-            return wrong(f"for {_fmt_case(case)} " + _not_a_number(got, "an output size"))
-        if isinstance(value, float) and not math.isfinite(value):
-            return wrong(f"for {_fmt_case(case)} you return {value}, not a number of positions. "
-                         f"The formula is floor((N + 2p - k_eff) / s) + 1.")
-        answers.append(value)
-    expected = [out_size(*c) for c in SIZE_CASES]
-    floats = [a for a in answers if isinstance(a, float)]
-    for case, got, exp in zip(SIZE_CASES, answers, expected):
-        if got != exp:
-            break
-    else:
-        if floats:
-            return wrong(f"the values are right, but some are floats (e.g. {floats[0]!r}); a size "
-                         f"must be an int to make arrays: use // (floor division) instead of / and floor().")
-        return correct(f"out_size agrees with the formula on all {len(SIZE_CASES)} cases, including a "
-                       f"stride that does not fit (N=7, k=3, s=3 gives 2: the floor drops the last column) "
-                       f"and dilation.")
-    if any(isinstance(a, float) and not float(a).is_integer() for a in answers):
-        bad = next((c, a) for c, a in zip(SIZE_CASES, answers) if isinstance(a, float) and not float(a).is_integer())
-        return wrong(f"for {_fmt_case(bad[0])} you return {bad[1]!r}, a fraction: the number of window "
-                     f"positions is whole. Use floor division: (N + 2p - k_eff) // s + 1.")
-    for slip, advice in SIZE_SLIPS:
-        if all(a == slip(*c) for a, c in zip(answers, SIZE_CASES)):
-            case = next(c for c, a, e in zip(SIZE_CASES, answers, expected) if a != e)
-            i = SIZE_CASES.index(case)
-            return wrong(f"for {_fmt_case(case)} you return {answers[i]}, expected {expected[i]}: {advice}.")
-    i = next(i for i, (a, e) in enumerate(zip(answers, expected)) if a != e)
-    n, k, s, p, d = SIZE_CASES[i]
-    ke = _k_eff(k, d)
-    return wrong(f"for {_fmt_case(SIZE_CASES[i])} you return {answers[i]}, expected {expected[i]} = "
-                 f"floor(({n} + 2·{p} - {ke}) / {s}) + 1, with k_eff = {d}·({k} - 1) + 1 = {ke}.")
-
-
-# --- exercise 2: the padding that keeps the size ---------------------------------------------
-
-@register_solution("same_padding")
-def same_padding(k, d=1):
-    """The padding p (the same on every side) that keeps the size at stride 1, or None.
-
-    N + 2p - k_eff + 1 = N  <=>  2p = k_eff - 1, which has a whole solution only when k_eff is odd.
-    """
-    k_eff = d * (k - 1) + 1
-    if k_eff % 2 == 0:
-        return None
-    return (k_eff - 1) // 2
-
-
-SAME_CASES = [(1, 1), (3, 1), (5, 1), (7, 1), (2, 1), (4, 1), (6, 1), (3, 2), (5, 3), (2, 2),
-              (4, 3), (3, 4), (2, 3)]
-
-
-def check_same_padding(fn) -> "Feedback":
-    """Check a learner's ``fn(k, d=1)``: the symmetric padding keeping the size, or None."""
-    if is_unfinished(fn):
-        return not_done("Write same_padding(k, d=1); return None when no padding works.")
-    if not callable(fn):
-        return _not_callable(fn, "same_padding")
-    floats = []
-    for k, d in SAME_CASES:
-        got, fb = call_learner(fn, k, d)
-        if fb is not None:
-            return fb
-        exp = same_padding(k, d)
-        ke = _k_eff(k, d)
-        if got is not None:
-            value = _as_number(got)
-            if value is None:
-                return wrong(f"for k={k}, d={d} " + _not_a_number(got, "a padding (or None)"))
-            if isinstance(value, float) and not math.isfinite(value):
-                return wrong(f"for k={k}, d={d} you return {value}, not a number of pixels.")
-            if isinstance(value, float) and not value.is_integer():
-                what = (f"expected None: k_eff = {ke} is even, so no whole padding works" if exp is None
-                        else f"expected {exp}")
-                return wrong(f"for k={k}, d={d} you return {value:g}, a fraction of a pixel: padding "
-                             f"comes in whole rows of zeros. {what[0].upper() + what[1:]}.")
-            if isinstance(value, float):
-                floats.append(got)
-            got = value
-        if got == exp and (got is None) == (exp is None):
+            out = np.asarray(result, dtype=float)
+        except (TypeError, ValueError):
+            return wrong(f"your function returned {type(result).__name__}, which is not an array of numbers.")
+        expected = _reference(image, kernel)
+        (H, W), (KH, KW) = image.shape, kernel.shape
+        if out.shape != expected.shape:
+            msg = (f"on {label}, your output has shape {out.shape}; expected {expected.shape} = "
+                   f"(H - KH + 1, W - KW + 1) = ({H} - {KH} + 1, {W} - {KW} + 1). ")
+            if out.shape == (H, W):
+                msg += ("That is the input's size: the window may only start where it fits "
+                        "completely, so the last start row is H - KH.")
+            elif out.shape == (H - KH, W - KW):
+                msg += ("One row and one column short: the window can start at rows 0 ... H - KH, "
+                        "which is H - KH + 1 positions (the +1).")
+            elif out.shape == expected.shape[::-1]:
+                msg += "Rows and columns are swapped: the first axis is the row (height)."
+            else:
+                msg += "Use the image's and the kernel's shapes: H, W = image.shape; KH, KW = kernel.shape."
+            return wrong(msg)
+        if np.allclose(out, expected):
             continue
-        n = 10
-        if exp is None:
-            if isinstance(got, numbers.Integral):
-                out = n + 2 * got - ke + 1
-                return wrong(f"for k={k}, d={d} (k_eff = {ke}, even) you return {got}: an input of {n} "
-                             f"then gives {out} outputs, not {n}. 2p = k_eff - 1 = {ke - 1} is odd, so no "
-                             f"padding that is the same on both sides keeps the size: return None (libraries "
-                             f"pad one more row at the bottom/right in this case).")
-            return wrong(f"for k={k}, d={d} you return {_short(got)}; expected None (k_eff = {ke} is even).")
-        if got is None:
-            return wrong(f"for k={k}, d={d} you return None, but k_eff = {ke} is odd, so p = "
-                         f"(k_eff - 1)/2 = {exp} keeps the size.")
-        hint = ""
-        if got == (k - 1) // 2 and d != 1:
-            hint = (f" It looks like the dilation is left out: the kernel covers k_eff = d(k - 1) + 1 = {ke} "
-                    f"pixels, so p = (k_eff - 1)/2.")
-        elif got == ke - 1:
-            hint = (f" That is 'full' padding (k_eff - 1 on each side), which makes the output larger: "
-                    f"N + k_eff - 1.")
-        elif got == exp + 1:
-            hint = " One too many: N + 2p - k_eff + 1 = N needs 2p = k_eff - 1."
-        out = n + 2 * got - ke + 1
-        return wrong(f"for k={k}, d={d} you return {got:g}; an input of {n} then gives {out:g} outputs, "
-                     f"not {n}. Expected {exp}.{hint}")
-    if floats:
-        return wrong(f"the values are right, but some are floats (e.g. {floats[0]!r}); a padding is a "
-                     f"whole number of pixels, and np.pad wants an int: use // instead of /.")
-    return correct("right on every case: p = (k_eff - 1)/2 when k_eff is odd, and None when it is even "
-                   "(then no symmetric padding keeps the size).")
+        flipped = _reference(image, kernel[::-1, ::-1])
+        if np.allclose(out, flipped) and not np.allclose(kernel, kernel[::-1, ::-1]):
+            return wrong(f"on {label} your function flips the kernel: that is the mathematicians' "
+                         f"convolution. CNN libraries (and this course) compute cross-correlation: "
+                         f"multiply each pixel by the weight that lies on top of it, without flipping.")
+        i, j = np.argwhere(~np.isclose(out, expected))[0]
+        window = image[i:i + KH, j:j + KW]
+        return wrong(f"on {label}, out[{i}, {j}] is {_num(out[i, j])}, expected {_num(expected[i, j])}: "
+                     f"the window there is rows {i}-{i + KH - 1}, columns {j}-{j + KW - 1} "
+                     f"({window.astype(int).tolist() if np.all(window == window.astype(int)) else window.tolist()}), "
+                     f"and out[{i}, {j}] = sum(window * kernel).")
+    return correct("your function agrees with helpers.conv.conv2d_naive on all three test images, "
+                   "including a non-square image and kernel.")
 
 
-# --- exercise 3: strides that fit exactly ----------------------------------------------------
+# --- exercise 2: a vertical-edge filter -----------------------------------------------------
 
-@register_solution("fitting_strides")
-def fitting_strides(n, k, p=0, d=1):
-    """All strides s >= 1 for which no row of the padded input is dropped by the floor.
-
-    The last window ends exactly at the last row when (N + 2p - k_eff) is a multiple of s: the
-    fitting strides are the divisors of N + 2p - k_eff (assumed > 0).
-    """
-    span = n + 2 * p - (d * (k - 1) + 1)
-    return [s for s in range(1, span + 1) if span % s == 0]
-
-
-STRIDE_CASES = [(15, 3, 0, 1), (224, 7, 3, 1), (32, 3, 1, 1), (28, 5, 0, 1), (9, 3, 0, 2), (10, 2, 0, 1),
-                (14, 2, 0, 1)]
+@register_solution("vertical_edge_filter")
+def vertical_edge_filter():
+    """Sobel x: right column minus left column, the middle row counted twice.
+    Every row sums to 0 (so horizontal edges and flat regions give 0), and the left and right
+    columns differ (so a change from left to right gives a large response)."""
+    return np.array([[-1, 0, 1],
+                     [-2, 0, 2],
+                     [-1, 0, 1]], dtype=np.float32)
 
 
-def check_fitting_strides(fn) -> "Feedback":
-    """Check a learner's ``fn(n, k, p=0, d=1)`` listing the strides that fit exactly."""
-    if is_unfinished(fn):
-        return not_done("Write fitting_strides(n, k, p=0, d=1) returning a list of strides.")
-    if not callable(fn):
-        return _not_callable(fn, "fitting_strides")
-    floats = []
-    for n, k, p, d in STRIDE_CASES:
-        got, fb = call_learner(fn, n, k, p, d)
-        if fb is not None:
-            return fb
-        if got is None:
-            return wrong("your function returned None: return a list of strides, e.g. [1, 2, 4].")
-        if isinstance(got, (str, bytes, dict)) or getattr(got, "ndim", 1) == 0:
-            return wrong(f"for N={n}, k={k}, p={p}, d={d} you return {_short(got)}; expected a list of whole "
-                         f"numbers, e.g. [1, 2, 4]" + (" (numbers, not strings)." if isinstance(got, str) else "."))
-        try:
-            items = list(got)
-        except TypeError:
-            return wrong(f"for N={n}, k={k}, p={p}, d={d} you return {_short(got)}; expected a list of whole "
-                         f"numbers, e.g. [1, 2, 4].")
-        values = []
-        for item in items:
-            value = _as_number(item)
-            if value is None or (isinstance(value, float) and not value.is_integer()):
-                return wrong(f"for N={n}, k={k}, p={p}, d={d} your list holds {_short(item)}; a stride is a "
-                             f"whole number (1, 2, 3, ...), so expected a list of whole numbers.")
-            if isinstance(value, float):
-                floats.append(item)
-            values.append(int(value))
-        got_set = sorted(set(values))
-        exp = fitting_strides(n, k, p, d)
-        if got_set == exp:
-            continue
-        ke = _k_eff(k, d)
-        span = n + 2 * p - ke
-        case = f"N={n}, k={k}, p={p}, d={d}"
-        extra = [s for s in got_set if s not in exp]
-        missing = [s for s in exp if s not in got_set]
-        if extra:
-            s = extra[0]
-            if span > 0 and s > 0:
-                drop = span % s
-                return wrong(f"for {case} you list stride {s}, but (N + 2p - k_eff) = {n} + {2 * p} - {ke} = "
-                             f"{span} is not a multiple of {s}: the windows start at 0, {s}, {2 * s}, ... and "
-                             f"the last {drop} row(s) are never reached. The strides that fit divide {span}.")
-            return wrong(f"for {case} you list stride {s}, which is not a positive stride that fits.")
-        s = missing[-1] if span in missing else missing[0]
-        if s == span:
-            return wrong(f"for {case} stride {span} is missing: the windows then start at 0 and {span}, and "
-                         f"the second one ends exactly on the last row of the padded input "
-                         f"({n} + 2·{p} = {n + 2 * p} rows). Check the end of your range: range(1, {span} + 1).")
-        return wrong(f"for {case} stride {s} is missing: N + 2p - k_eff = {n} + 2·{p} - {ke} = {span} is a "
-                     f"multiple of {s}, so the windows (at 0, {s}, {2 * s}, ...) end exactly on the last row.")
-    if floats:
-        return wrong(f"the strides are right, but some are floats (e.g. {floats[0]!r}); a stride is a "
-                     f"whole number: use // instead of /, or int().")
-    return correct("right: the strides that fit are exactly the divisors of N + 2p - k_eff. For a "
-                   "224-pixel image with a 7×7 kernel and padding 3 that number is 223, a prime, so "
-                   "stride 2 (as in ResNet's first layer) drops the last padded row: harmless, it is "
-                   "padding.")
+def edge_test_images(size: int = 16) -> dict[str, np.ndarray]:
+    """The images the edge checker uses: a vertical step edge (dark left half, bright right half),
+    a horizontal one (dark top, bright bottom) and a flat grey square. Values in [0, 1]."""
+    v = np.zeros((size, size))
+    v[:, size // 2:] = 1.0
+    return {"vertical edge": v, "horizontal edge": v.T.copy(), "flat grey": np.full((size, size), 0.5)}
+
+
+def edge_responses(w) -> dict[str, float]:
+    """Largest absolute response of the filter w (KH, KW) to each image of ``edge_test_images``."""
+    w = np.asarray(w, dtype=np.float64)
+    return {name: float(np.abs(_reference(img, w)).max()) for name, img in edge_test_images().items()}
+
+
+def _step_lobes(w) -> tuple[float, float]:
+    """The largest positive and the largest negative output of w on the vertical step edge.
+    An edge detector gives one sign along the edge (the other lobe is ~0); a line detector
+    ([-1, 2, -1] in a row: a second difference) gives + on one side and - on the other."""
+    out = _reference(edge_test_images()["vertical edge"], w)
+    return float(max(out.max(), 0.0)), float(max(-out.min(), 0.0))
+
+
+def _diagnose(w, report: str):
+    """None when w (2-D, finite, not all zero) is a vertical-edge filter; else (kind, message)."""
+    r = edge_responses(w)
+    total = float(w.sum())
+    scale = float(np.abs(w).sum())
+    if abs(total) > 1e-6 * scale:
+        msg = (f"your weights sum to {_num(total)}, not 0. On a flat area of brightness b the output is "
+               f"b × {_num(total)}, so the filter responds to brightness itself, not only to edges. ")
+        if np.all(w >= 0) or np.all(w <= 0):
+            msg += "All the weights have the same sign: that is a blur (a weighted average), which smooths edges away. "
+        msg += "Give it negative weights on one side and positive on the other, summing to 0. " + report
+        return "sum", msg
+    rv, rh = r["vertical edge"], r["horizontal edge"]
+    if rv < 1e-9 and rh < 1e-9:
+        return "neither", ("it responds neither to a vertical nor to a horizontal edge (a checkerboard-like "
+                           "filter finds corners or texture instead). Compare the left side of the window "
+                           "with the right side. " + report)
+    if rh > 0.1 * rv:
+        if rv < 0.1 * rh:
+            return "horizontal", ""
+        return "both", ("it responds to vertical and to horizontal edges alike (like a Laplacian or a "
+                        "diagonal filter). A vertical-edge filter must ignore a horizontal edge: make each "
+                        "row of weights sum to 0, so that a row of equal pixels gives nothing. " + report)
+    pos, neg = _step_lobes(w)
+    if min(pos, neg) > 0.25 * max(pos, neg):
+        ramp = float((w * np.arange(w.shape[1])[None, :]).sum())     # output on brightness = column
+        msg = (f"it is a line detector, not an edge detector. On the vertical step edge (dark left half, "
+               f"bright right half) its output is +{_num(pos)} on one side of the edge and -{_num(neg)} on "
+               f"the other: two stripes of opposite sign, not one edge. A row like [-1, 2, -1] (a second "
+               f"difference: the middle minus its two neighbours) finds thin lines, a bright or dark stripe "
+               f"one pixel wide")
+        if abs(ramp) <= 1e-6 * scale:
+            msg += ", and gives 0 on a smooth ramp that gets brighter from left to right"
+        msg += (". A vertical-edge filter compares the left side of the window with the right side, "
+                "e.g. [-1, 0, 1] in every row; then the whole edge gets one sign. " + report)
+        return "line", msg
+    return None
+
+
+def check_vertical_edge_filter(w) -> "Feedback":
+    """Check a filter meant to find vertical edges; says what the filter responds to.
+
+    A vertical-edge filter responds to the vertical step edge, gives 0 on the flat grey area and
+    (almost) 0 on the horizontal edge, and marks the edge with one sign (a line detector such as
+    [-1, 2, -1] in each row gives + and - on the two sides of the edge instead)."""
+    if is_unfinished(w):
+        return not_done("Set `my_filter` to a small 2-D array, e.g. np.array([[...], [...], [...]]).")
+    if isinstance(w, (str, bytes)):
+        return wrong(f"my_filter is a string ({w!r:.40}); the filter should be an array of numbers, "
+                     f"e.g. np.array([[1, 0, -1], [1, 0, -1], [1, 0, -1]]).")
+    if callable(w):
+        return wrong("my_filter is a function; the filter should be an array of numbers, e.g. "
+                     "np.array([[1, 0, -1], [1, 0, -1], [1, 0, -1]]). (If your function builds the "
+                     "filter, call it: my_filter = make_my_filter().)")
+    try:
+        w = np.asarray(w, dtype=np.float64)
+    except (TypeError, ValueError):
+        return wrong("the filter should be an array of numbers, e.g. np.array([[1, 0, -1], ...]).")
+    if w.ndim != 2:
+        hint = " Write one row in brackets inside brackets: [[-1, 0, 1]]." if w.ndim == 1 else ""
+        return wrong(f"a filter here is a 2-D array (rows, columns), e.g. 3×3; yours has shape {w.shape}.{hint}")
+    if w.shape[0] > 9 or w.shape[1] > 9 or w.size < 2:
+        return wrong(f"choose a small filter, between 1×2 and 9×9 (yours is {w.shape[0]}×{w.shape[1]}).")
+    if not np.all(np.isfinite(w)):
+        return wrong("the filter contains NaN or infinity.")
+    if np.allclose(w, 0):
+        return wrong("all the weights are zero, so the filter responds to nothing at all.")
+    r = edge_responses(w)
+    report = (f"Largest response to a vertical edge: {_num(r['vertical edge'])}, to a horizontal edge: "
+              f"{_num(r['horizontal edge'])}, to a flat grey area: {_num(r['flat grey'])}.")
+    verdict = _diagnose(w, report)
+    if verdict is None:
+        sign = "positive" if _reference(edge_test_images()["vertical edge"], w).max() > 0 else "negative"
+        return correct(f"it finds vertical edges and ignores horizontal edges and flat areas. {report} "
+                       f"Where the image goes from dark (left) to bright (right) its output is {sign}; "
+                       f"from bright to dark it has the other sign; np.abs(output) finds both.")
+    kind, message = verdict
+    if kind != "horizontal":
+        return wrong(message)
+    # It finds horizontal edges. Is it a vertical-edge filter turned by 90 degrees (e.g. kernel.T)?
+    turned = _diagnose(w.T, report)
+    wt = w.T.astype(int).tolist() if np.all(w == np.round(w)) else np.round(w.T, 3).tolist()
+    if turned is None:
+        return wrong(f"this finds horizontal edges (brightness changing from top to bottom), not vertical "
+                     f"ones: transpose it. Your filter is a vertical-edge filter turned by 90 degrees; its "
+                     f"transpose w.T = {wt} compares left with right, and the checker accepts it. " + report)
+    return wrong("this responds to horizontal lines (brightness changing from top to bottom), not to "
+                 "vertical edges. Turned by 90 degrees (w.T) it would still be a line detector: a column "
+                 "like [-1, 2, -1] finds thin stripes, not edges. A vertical-edge filter compares the left "
+                 "side of the window with the right side, e.g. [-1, 0, 1] in every row. " + report)

@@ -1,339 +1,314 @@
-"""Lesson 03 (channels and filters): count the parameters of a layer and of a small model.
+"""Checkers for lessons 03 and 04 (padding, stride, dilation): output sizes, the padding that keeps the
+size, and the strides that fit exactly.
 
-The checkers do not just say "wrong": they recognise the usual slips (the bias forgotten, the
-input channels forgotten, a 3x3 kernel counted as 3, the previous layer's channels taken from
-the image, the pooling forgotten before Flatten) and name them.
-
-The test cases use different numbers for every argument (and one non-square kernel), so each
-slip gives a result that no other slip gives.
+Dilation follows PyTorch: d = 1 is an ordinary kernel; the kernel then covers
+k_eff = d (k - 1) + 1 pixels. Solutions: ``helpers.exercises.solution("out_size")``,
+``solution("same_padding")``, ``solution("fitting_strides")``.
 """
 from __future__ import annotations
 
-import difflib
+import math
 import numbers
-import re
 
-from . import Feedback, call_learner, correct, is_unfinished, not_done, register_solution, wrong
-
-# ---------------------------------------------------------------------------------------------
-# Exercise "conv_params": parameters of one Conv2D layer
-# ---------------------------------------------------------------------------------------------
-
-#: (in_channels, out_channels, kh, kw): small, LeNet's C3 (full), a 1x1 conv, a non-square kernel
-CONV_CASES = [(3, 6, 3, 3), (6, 16, 5, 5), (64, 32, 1, 1), (5, 7, 3, 2)]
+from helpers.exercises import call_learner, correct, is_unfinished, not_done, register_solution, wrong
 
 
-@register_solution("conv_params")
-def conv_params_solution(in_channels, out_channels, kh, kw):
-    # one filter = one kh x kw kernel per input channel, plus ONE bias for the whole filter
-    weights_per_filter = in_channels * kh * kw
-    return (weights_per_filter + 1) * out_channels     # one filter per output channel
+def _k_eff(k, d):
+    return d * (k - 1) + 1
 
 
-#: typical slips: (name, formula, what to tell the learner)
-_CONV_SLIPS = [
-    ("no bias", lambda c, f, kh, kw: c * kh * kw * f,
-     "you forgot the bias: every filter (output channel) has one, so add out_channels "
-     "(the formula is (in_channels * kh * kw + 1) * out_channels)."),
-    ("no input channels", lambda c, f, kh, kw: (kh * kw + 1) * f,
-     "you forgot the input channels: a filter holds one kh x kw kernel for *each* input "
-     "channel, so it has in_channels * kh * kw weights, not kh * kw."),
-    ("no input channels, no bias", lambda c, f, kh, kw: kh * kw * f,
-     "you counted one kh x kw kernel per filter: a filter has one kernel per input channel "
-     "(in_channels * kh * kw weights) and one bias."),
-    ("one filter", lambda c, f, kh, kw: c * kh * kw + 1,
-     "that is the count of one filter; the layer has out_channels filters, one per output "
-     "channel: multiply by out_channels."),
-    ("one filter, no bias", lambda c, f, kh, kw: c * kh * kw,
-     "that is the number of weights of one filter, without its bias; the layer has "
-     "out_channels filters, each with one bias."),
-    ("bias per input channel", lambda c, f, kh, kw: (c * kh * kw + c) * f,
-     "you gave each kernel its own bias (one per input channel); the kernels of a filter are "
-     "summed into one output channel, which gets one bias: add out_channels, not "
-     "in_channels * out_channels."),
-    ("bias per weight", lambda c, f, kh, kw: 2 * c * kh * kw * f,
-     "you counted a bias for every weight; there is one bias per filter (output channel)."),
-    ("in and out swapped in the bias", lambda c, f, kh, kw: c * kh * kw * f + c,
-     "you added one bias per *input* channel; biases belong to the filters, one per *output* "
-     "channel."),
-    ("kernel height twice", lambda c, f, kh, kw: (c * kh * kh + 1) * f,
-     "the kernel has kh * kw taps; you used kh * kh (right only for square kernels; try the "
-     "3 x 2 kernel)."),
-    ("kernel width twice", lambda c, f, kh, kw: (c * kw * kw + 1) * f,
-     "the kernel has kh * kw taps; you used kw * kw (right only for square kernels; try the "
-     "3 x 2 kernel)."),
-    ("kernel side not squared", lambda c, f, kh, kw: (c * kh + 1) * f,
-     "a kh x kw kernel has kh * kw weights; it looks as if you counted only kh."),
-    ("sum instead of product", lambda c, f, kh, kw: (c + kh * kw + 1) * f,
-     "the weights of a filter are in_channels * kh * kw (a kernel for each channel), "
-     "not in_channels + kh * kw."),
-]
-
-
-def _as_count(value):
-    """The learner's result as an int, or None when it is no whole number."""
-    if isinstance(value, bool) or value is None:
+def _as_number(value):
+    """``value`` as a plain int or float when it is one real number (Python or NumPy scalar, or a
+    0-d array); None for anything else (strings, lists, arrays, bools, None)."""
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return None
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real) and float(value).is_integer():
-        return int(value)
-    if getattr(value, "ndim", None) != 0 or not hasattr(value, "item"):
-        return None                        # lists, strings, arrays with a shape
-    try:                                   # a 0-d NumPy array or a NumPy scalar
-        v = value.item()
-    except (AttributeError, ValueError, TypeError):
-        return None
-    return _as_count(v) if not hasattr(v, "item") else None
+    return int(value) if isinstance(value, numbers.Integral) else float(value)
 
 
-def check_conv_params(fn) -> Feedback:
-    """Check ``conv_params(in_channels, out_channels, kh, kw)`` on several layers and name the
-    slip: bias, input channels, out_channels, kernel size."""
-    if is_unfinished(fn):
-        return not_done("Hint: a filter has one kh x kw kernel for every input channel, and one bias.")
-    if not callable(fn):
-        return wrong(f"pass your function itself, as in check_conv_params(conv_params); you passed "
-                     f"{type(fn).__name__} {_short(fn)}.")
-    results = {}
-    for case in CONV_CASES:
-        got, problem = call_learner(fn, *case)
-        if problem is not None:
-            if not problem.done:
-                return problem
-            return wrong(f"conv_params{case}: {problem.message}")
-        if got is None:
-            return wrong(f"conv_params{case} returned None: did you forget the `return`?")
-        n = _as_count(got)
-        if n is None and isinstance(got, str):
-            return wrong(f"conv_params{case} returned the string {_short(got)}: text in quotes, not a "
-                         f"number. Return the number itself (e.g. 168, not \"168\"), so that counts "
-                         f"can be added up.")
-        if n is None:
-            return wrong(f"conv_params{case} returned {_short(got)}; a parameter count is a whole "
-                         f"number (use * and +; no division is needed).")
-        results[case] = n
-    expected = {case: conv_params_solution(*case) for case in CONV_CASES}
-    if results == expected:
-        c, f, kh, kw = CONV_CASES[1]
-        return correct(f"(in_channels * kh * kw + 1) * out_channels, e.g. LeNet-5's C3 with all "
-                       f"6 inputs connected: ({c}*{kh}*{kw} + 1) * {f} = {expected[CONV_CASES[1]]:,}.")
-    # the slip that explains every case
-    for _, formula, message in _CONV_SLIPS:
-        if all(results[case] == formula(*case) for case in CONV_CASES):
-            case = next(cs for cs in CONV_CASES if results[cs] != expected[cs])
-            return wrong(f"conv_params{case} gave {results[case]:,}, expected {expected[case]:,}: "
-                         + message)
-    case = next(cs for cs in CONV_CASES if results[cs] != expected[cs])
-    c, f, kh, kw = case
-    return wrong(f"conv_params{case} gave {results[case]:,}, expected {expected[case]:,} = "
-                 f"({c}*{kh}*{kw} + 1) * {f}: each of the {f} filters has {c} kernels of "
-                 f"{kh}x{kw} weights and one bias.")
-
-
-# ---------------------------------------------------------------------------------------------
-# Exercise "cifar_params": the parameters of a whole model, layer by layer
-# ---------------------------------------------------------------------------------------------
-
-#: The Keras CIFAR-10 model of the source material (32x32x3 input, padding="same",
-#: 2x2 max pooling): layer name -> (description, output shape (C, H, W) or (features,))
-CIFAR_LAYERS = {
-    "conv1": ("Conv2D(3, 32, 3, padding='same')", (32, 32, 32)),
-    "pool1": ("MaxPool2D(2)", (32, 16, 16)),
-    "conv2": ("Conv2D(32, 32, 3, padding='same')", (32, 16, 16)),
-    "pool2": ("MaxPool2D(2)", (32, 8, 8)),
-    "conv3": ("Conv2D(32, 32, 3, padding='same')", (32, 8, 8)),
-    "pool3": ("MaxPool2D(2)", (32, 4, 4)),
-    "flatten": ("Flatten()", (512,)),
-    "dense1": ("Dense(512, 128)", (128,)),
-    "dense2": ("Dense(128, 10)", (10,)),
-}
-
-
-@register_solution("cifar_params")
-def cifar_params_solution():
-    conv1 = (3 * 3 * 3 + 1) * 32        # 3 input channels (RGB), 32 filters of 3x3
-    conv2 = (32 * 3 * 3 + 1) * 32       # input: conv1's 32 channels
-    conv3 = (32 * 3 * 3 + 1) * 32
-    # 'same' padding keeps 32x32; each 2x2 pooling halves it: 32 -> 16 -> 8 -> 4
-    flat = 32 * 4 * 4                   # 512 features after Flatten
-    dense1 = (flat + 1) * 128           # a weight per input feature, plus a bias, per unit
-    dense2 = (128 + 1) * 10
-    params = {"conv1": conv1, "pool1": 0, "conv2": conv2, "pool2": 0, "conv3": conv3,
-              "pool3": 0, "flatten": 0, "dense1": dense1, "dense2": dense2}
-    params["total"] = sum(params.values())
-    return params
-
-
-def _conv_slip(got, c_in, c_out, k=3):
-    """What went wrong in a conv layer's count, or None."""
-    if got == c_in * k * k * c_out:
-        return "the bias is missing: add one per filter (+%d)" % c_out
-    if got == (k * k + 1) * c_out or got == k * k * c_out:
-        return (f"the input channels are missing: each filter has a {k}x{k} kernel for each of "
-                f"the {c_in} input channels")
-    if c_in != 3 and got in ((3 * k * k + 1) * c_out, 3 * k * k * c_out):
-        return (f"this layer's input is the previous layer's output, {c_in} channels, not the "
-                f"3 colour channels of the image")
-    if got == (c_in * k * k + c_in) * c_out:
-        return "one bias per filter, not one per kernel"
-    return None
-
-
-def _dense_slip(got, n_in, n_out, name):
-    if got == n_in * n_out:
-        return f"the bias is missing: add one per unit (+{n_out})"
-    if name == "dense1":
-        for flat, why in ((32 * 32 * 32, "the image is still 32x32 only before pooling: three "
-                                          "2x2 poolings make it 32 -> 16 -> 8 -> 4"),
-                          (32 * 8 * 8, "there are three poolings, 32 -> 16 -> 8 -> 4, not two"),
-                          (32 * 2 * 2, "padding='same' keeps the size through each convolution "
-                                       "(without it: 32 -> 30 -> 15 -> 13 -> 6 -> 4 -> 2)"),
-                          (3 * 4 * 4, "Flatten sees the last convolution's 32 channels, not 3"),
-                          (4 * 4, "Flatten keeps every channel: 32 channels x 4 x 4")):
-            if got in ((flat + 1) * n_out, flat * n_out):
-                return (f"your count implies {flat} features after Flatten; there are "
-                        f"{n_in} = 32 x 4 x 4: {why}")
-    return None
-
-
-def _squash(key: str) -> str:
-    return re.sub(r"[\s_\-]", "", key.lower())
-
-
-def _intended_key(key, expected_keys, taken):
-    """The expected key that ``key`` (not itself expected) was probably meant to be, or None.
-    ``taken``: keys the answer already has, which cannot be meant a second time. A near miss
-    must keep the layer's number ("Conv1", "conv 1", "cnv1" mean conv1; "conv4" means nothing)."""
-    if not isinstance(key, str):
-        return None
-    free = [k for k in expected_keys if k not in taken]
-    for k in free:
-        if _squash(key) == _squash(k):
-            return k
-    digits = re.sub(r"\D", "", key)
-    same_number = [k for k in free if re.sub(r"\D", "", k) == digits]
-    close = difflib.get_close_matches(_squash(key), same_number, n=1, cutoff=0.6)
-    return close[0] if close else None
-
-
-def _entry_problem(name, value, filled) -> str | None:
-    """None when ``value`` is the right count for entry ``name``; else what is wrong with it.
-    ``filled``: all the learner's filled-in entries under their intended names (for "total")."""
-    exp = cifar_params_solution()[name]
-    got = _as_count(value)
-    if got is None:
-        return f": {_short(value)} is not a whole number"
-    if got == exp:
-        return None
-    desc = CIFAR_LAYERS[name][0] if name in CIFAR_LAYERS else "the sum of all layers"
-    why = None
-    if name.startswith("pool") or name == "flatten":
-        why = "pooling and Flatten have nothing to learn: 0 parameters"
-    elif name == "conv1":
-        why = _conv_slip(got, 3, 32)
-    elif name in ("conv2", "conv3"):
-        why = _conv_slip(got, 32, 32)
-    elif name == "dense1":
-        why = _dense_slip(got, 512, 128, name)
-    elif name == "dense2":
-        why = _dense_slip(got, 128, 10, name)
-    elif name == "total":
-        layer_sum = sum(_as_count(filled[k]) or 0 for k in CIFAR_LAYERS if k in filled)
-        if all(k in filled for k in CIFAR_LAYERS) and got != layer_sum:
-            why = f"your layers add up to {layer_sum:,}"
-        elif all(k in filled for k in CIFAR_LAYERS):
-            why = "it follows from the layers above; fix those first"
-    line = f" ({desc}): {got:,} is not right"
-    return line + (f": {why}" if why else "")
-
-
-def _short(value, limit: int = 40) -> str:
+def _short(value, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def _key_text(key) -> str:
-    return f'"{key}"' if isinstance(key, str) and len(key) <= 40 else _short(key)
+def _not_a_number(got, what: str) -> str:
+    """Why ``got`` (which is no single number) cannot be the answer; ``what`` names the answer."""
+    What = what[0].upper() + what[1:]
+    if isinstance(got, str):
+        text = got.strip()
+        try:
+            if not math.isfinite(float(text)):
+                text = ""
+        except ValueError:
+            text = ""
+        if text:
+            return (f"you return the string {_short(got)}: text in quotes, not a number. {What} must be a "
+                    f"number, so that it can size arrays and enter sums: return {text}, not \"{text}\" "
+                    f"(leave out str() or the f-string).")
+        return (f"you return the string {_short(got)}: text, not a number. {What} must be a number, "
+                f"e.g. return 3, not \"3\".")
+    if isinstance(got, bool) or str(getattr(got, "dtype", "")) == "bool":
+        return f"you return {_short(got)}, a yes/no value (bool); {what} must be a number."
+    if callable(got):
+        return f"you return a function; {what} must be a number: call it, or return the result itself."
+    if hasattr(got, "shape") or isinstance(got, (list, tuple, set, dict)):
+        return (f"you return {type(got).__name__} {_short(got)}, not one number; {what} is a single number "
+                f"(one axis at a time).")
+    return f"you return {_short(got)} (of type {type(got).__name__}); {what} must be a number."
 
 
-def check_cifar_params(answer) -> Feedback:
-    """Check a dict of parameter counts for the CIFAR-10 model, layer by layer plus "total";
-    report every wrong entry with the reason. Keys are compared exactly: a misspelled or
-    differently-cased key is named, and its value is checked under the key it was meant to be."""
-    if is_unfinished(answer):
-        return not_done()
-    if not isinstance(answer, dict):
-        return wrong(f"give a dict like {{'conv1': ..., 'pool1': ..., 'total': ...}}, "
-                     f"not a {type(answer).__name__}.")
-    expected = cifar_params_solution()
-    # 1. the keys: exact names only; a near miss is mapped to the key it was meant to be
-    renamed = {}                         # learner's key -> intended expected key
-    key_problems = []
-    for key in answer:
-        if key in expected:
+def _not_callable(fn, name: str):
+    return wrong(f"pass your function itself, as in check_{name}({name}); you passed "
+                 f"{type(fn).__name__} {_short(fn)}. Write `def {name}(...):` in the cell above the checker.")
+
+
+# --- exercise 1: the output size -------------------------------------------------------------
+
+@register_solution("out_size")
+def out_size(n, k, s=1, p=0, d=1):
+    """Output size along one axis: floor((n + 2p - k_eff) / s) + 1 with k_eff = d (k - 1) + 1."""
+    k_eff = d * (k - 1) + 1
+    return (n + 2 * p - k_eff) // s + 1
+
+
+#: (n, k, s, p, d) cases: stride 1 and 2, padding, a stride that does not fit, dilation.
+SIZE_CASES = [(5, 3, 1, 0, 1), (5, 3, 1, 1, 1), (5, 2, 1, 0, 1), (7, 3, 2, 0, 1), (7, 3, 3, 0, 1),
+              (8, 3, 3, 0, 1), (32, 3, 2, 1, 1), (28, 5, 1, 0, 1), (224, 7, 2, 3, 1),
+              (7, 3, 1, 0, 2), (10, 3, 1, 2, 2), (6, 4, 2, 1, 1), (15, 3, 4, 0, 1), (9, 3, 2, 1, 3)]
+
+#: Typical slips, each as a function of (n, k, s, p, d), with what to say about it.
+SIZE_SLIPS = [
+    (lambda n, k, s, p, d: (n + 2 * p - _k_eff(k, d)) // s,
+     "it looks like the +1 is missing: the window's first position (at 0) counts too. "
+     "(N + 2p - k_eff) / s counts the steps between positions; positions = steps + 1"),
+    (lambda n, k, s, p, d: (n + p - _k_eff(k, d)) // s + 1,
+     "it looks like the padding is counted once: p zeros go on each side, so the padded input is N + 2p"),
+    (lambda n, k, s, p, d: (n - _k_eff(k, d)) // s + 1,
+     "the padding seems to be left out: the padded input is N + 2p wide"),
+    (lambda n, k, s, p, d: math.ceil((n + 2 * p - _k_eff(k, d)) / s) + 1,
+     "it looks like you round up (ceil): a window that would stick out past the padded input is "
+     "not computed, so round down (floor, // in Python)"),
+    (lambda n, k, s, p, d: (n + 2 * p - k) // s + 1,
+     "the dilation seems to be ignored: a dilated kernel covers k_eff = d(k - 1) + 1 pixels, "
+     "e.g. 5 for k = 3, d = 2"),
+    (lambda n, k, s, p, d: (n + 2 * p - d * k) // s + 1,
+     "the dilated size looks like d·k; it is d(k - 1) + 1: d - 1 gaps between each pair of the k taps, "
+     "not after the last one (k = 3, d = 2 covers 5 pixels, not 6)"),
+    (lambda n, k, s, p, d: (n + 2 * p - _k_eff(k, d) + 1) // s,
+     "the +1 seems to be inside the division: floor((N + 2p - k_eff + 1) / s) agrees only when s = 1; "
+     "it is floor((N + 2p - k_eff) / s) + 1"),
+    (lambda n, k, s, p, d: round((n + 2 * p - _k_eff(k, d)) / s) + 1,
+     "it looks like you round to the nearest integer; round down (floor, //) instead"),
+]
+
+
+def _fmt_case(case):
+    n, k, s, p, d = case
+    return f"N={n}, k={k}, s={s}, p={p}, d={d}"
+
+
+def check_out_size(fn) -> "Feedback":
+    """Check a learner's ``fn(n, k, s=1, p=0, d=1)`` against the output-size formula."""
+    if is_unfinished(fn):
+        return not_done("Write out_size(n, k, s=1, p=0, d=1) with the formula.")
+    if not callable(fn):
+        return _not_callable(fn, "out_size")
+    answers = []
+    for case in SIZE_CASES:
+        got, fb = call_learner(fn, *case)
+        if fb is not None:
+            return fb
+        if got is None:
+            return wrong("your function returned None: end it with `return ...`.")
+        value = _as_number(got)
+        if value is None:
+            return wrong(f"for {_fmt_case(case)} " + _not_a_number(got, "an output size"))
+        if isinstance(value, float) and not math.isfinite(value):
+            return wrong(f"for {_fmt_case(case)} you return {value}, not a number of positions. "
+                         f"The formula is floor((N + 2p - k_eff) / s) + 1.")
+        answers.append(value)
+    expected = [out_size(*c) for c in SIZE_CASES]
+    floats = [a for a in answers if isinstance(a, float)]
+    for case, got, exp in zip(SIZE_CASES, answers, expected):
+        if got != exp:
+            break
+    else:
+        if floats:
+            return wrong(f"the values are right, but some are floats (e.g. {floats[0]!r}); a size "
+                         f"must be an int to make arrays: use // (floor division) instead of / and floor().")
+        return correct(f"out_size agrees with the formula on all {len(SIZE_CASES)} cases, including a "
+                       f"stride that does not fit (N=7, k=3, s=3 gives 2: the floor drops the last column) "
+                       f"and dilation.")
+    if any(isinstance(a, float) and not float(a).is_integer() for a in answers):
+        bad = next((c, a) for c, a in zip(SIZE_CASES, answers) if isinstance(a, float) and not float(a).is_integer())
+        return wrong(f"for {_fmt_case(bad[0])} you return {bad[1]!r}, a fraction: the number of window "
+                     f"positions is whole. Use floor division: (N + 2p - k_eff) // s + 1.")
+    for slip, advice in SIZE_SLIPS:
+        if all(a == slip(*c) for a, c in zip(answers, SIZE_CASES)):
+            case = next(c for c, a, e in zip(SIZE_CASES, answers, expected) if a != e)
+            i = SIZE_CASES.index(case)
+            return wrong(f"for {_fmt_case(case)} you return {answers[i]}, expected {expected[i]}: {advice}.")
+    i = next(i for i, (a, e) in enumerate(zip(answers, expected)) if a != e)
+    n, k, s, p, d = SIZE_CASES[i]
+    ke = _k_eff(k, d)
+    return wrong(f"for {_fmt_case(SIZE_CASES[i])} you return {answers[i]}, expected {expected[i]} = "
+                 f"floor(({n} + 2·{p} - {ke}) / {s}) + 1, with k_eff = {d}·({k} - 1) + 1 = {ke}.")
+
+
+# --- exercise 2: the padding that keeps the size ---------------------------------------------
+
+@register_solution("same_padding")
+def same_padding(k, d=1):
+    """The padding p (the same on every side) that keeps the size at stride 1, or None.
+
+    N + 2p - k_eff + 1 = N  <=>  2p = k_eff - 1, which has a whole solution only when k_eff is odd.
+    """
+    k_eff = d * (k - 1) + 1
+    if k_eff % 2 == 0:
+        return None
+    return (k_eff - 1) // 2
+
+
+SAME_CASES = [(1, 1), (3, 1), (5, 1), (7, 1), (2, 1), (4, 1), (6, 1), (3, 2), (5, 3), (2, 2),
+              (4, 3), (3, 4), (2, 3)]
+
+
+def check_same_padding(fn) -> "Feedback":
+    """Check a learner's ``fn(k, d=1)``: the symmetric padding keeping the size, or None."""
+    if is_unfinished(fn):
+        return not_done("Write same_padding(k, d=1); return None when no padding works.")
+    if not callable(fn):
+        return _not_callable(fn, "same_padding")
+    floats = []
+    for k, d in SAME_CASES:
+        got, fb = call_learner(fn, k, d)
+        if fb is not None:
+            return fb
+        exp = same_padding(k, d)
+        ke = _k_eff(k, d)
+        if got is not None:
+            value = _as_number(got)
+            if value is None:
+                return wrong(f"for k={k}, d={d} " + _not_a_number(got, "a padding (or None)"))
+            if isinstance(value, float) and not math.isfinite(value):
+                return wrong(f"for k={k}, d={d} you return {value}, not a number of pixels.")
+            if isinstance(value, float) and not value.is_integer():
+                what = (f"expected None: k_eff = {ke} is even, so no whole padding works" if exp is None
+                        else f"expected {exp}")
+                return wrong(f"for k={k}, d={d} you return {value:g}, a fraction of a pixel: padding "
+                             f"comes in whole rows of zeros. {what[0].upper() + what[1:]}.")
+            if isinstance(value, float):
+                floats.append(got)
+            got = value
+        if got == exp and (got is None) == (exp is None):
             continue
-        meant = _intended_key(key, expected, set(answer) | set(renamed.values()))
-        twin = next((k for k in expected if isinstance(key, str) and _squash(key) == _squash(k)), None)
-        if meant is not None:
-            renamed[key] = meant
-        elif twin is not None:
-            key_problems.append(f"the key {_key_text(key)} repeats \"{twin}\" in another spelling; "
-                                f"keep only \"{twin}\" (keys must match exactly).")
-        else:
-            key_problems.append(f"the key {_key_text(key)} is not an entry of this model; the keys are "
-                                f"{', '.join(expected)} (ReLU layers have no parameters and no entry).")
-    entries = {k: v for k, v in answer.items() if k in expected}
-    entries.update({meant: answer[key] for key, meant in renamed.items()})
-    filled = {k: v for k, v in entries.items() if not is_unfinished(v)}
-    if not filled and not renamed and not key_problems:
-        return not_done("Replace each None by a number.")
-    learner_key = {meant: key for key, meant in renamed.items()}
-    todo = [k for k in expected if k in entries and k not in filled]
-    missing = [k for k in expected if k not in entries]
-    problems = []
-    n_ok = 0
-    for name in expected:
-        if name not in entries:
+        n = 10
+        if exp is None:
+            if isinstance(got, numbers.Integral):
+                out = n + 2 * got - ke + 1
+                return wrong(f"for k={k}, d={d} (k_eff = {ke}, even) you return {got}: an input of {n} "
+                             f"then gives {out} outputs, not {n}. 2p = k_eff - 1 = {ke - 1} is odd, so no "
+                             f"padding that is the same on both sides keeps the size: return None (libraries "
+                             f"pad one more row at the bottom/right in this case).")
+            return wrong(f"for k={k}, d={d} you return {_short(got)}; expected None (k_eff = {ke} is even).")
+        if got is None:
+            return wrong(f"for k={k}, d={d} you return None, but k_eff = {ke} is odd, so p = "
+                         f"(k_eff - 1)/2 = {exp} keeps the size.")
+        hint = ""
+        if got == (k - 1) // 2 and d != 1:
+            hint = (f" It looks like the dilation is left out: the kernel covers k_eff = d(k - 1) + 1 = {ke} "
+                    f"pixels, so p = (k_eff - 1)/2.")
+        elif got == ke - 1:
+            hint = (f" That is 'full' padding (k_eff - 1 on each side), which makes the output larger: "
+                    f"N + k_eff - 1.")
+        elif got == exp + 1:
+            hint = " One too many: N + 2p - k_eff + 1 = N needs 2p = k_eff - 1."
+        out = n + 2 * got - ke + 1
+        return wrong(f"for k={k}, d={d} you return {got:g}; an input of {n} then gives {out:g} outputs, "
+                     f"not {n}. Expected {exp}.{hint}")
+    if floats:
+        return wrong(f"the values are right, but some are floats (e.g. {floats[0]!r}); a padding is a "
+                     f"whole number of pixels, and np.pad wants an int: use // instead of /.")
+    return correct("right on every case: p = (k_eff - 1)/2 when k_eff is odd, and None when it is even "
+                   "(then no symmetric padding keeps the size).")
+
+
+# --- exercise 3: strides that fit exactly ----------------------------------------------------
+
+@register_solution("fitting_strides")
+def fitting_strides(n, k, p=0, d=1):
+    """All strides s >= 1 for which no row of the padded input is dropped by the floor.
+
+    The last window ends exactly at the last row when (N + 2p - k_eff) is a multiple of s: the
+    fitting strides are the divisors of N + 2p - k_eff (assumed > 0).
+    """
+    span = n + 2 * p - (d * (k - 1) + 1)
+    return [s for s in range(1, span + 1) if span % s == 0]
+
+
+STRIDE_CASES = [(15, 3, 0, 1), (224, 7, 3, 1), (32, 3, 1, 1), (28, 5, 0, 1), (9, 3, 0, 2), (10, 2, 0, 1),
+                (14, 2, 0, 1)]
+
+
+def check_fitting_strides(fn) -> "Feedback":
+    """Check a learner's ``fn(n, k, p=0, d=1)`` listing the strides that fit exactly."""
+    if is_unfinished(fn):
+        return not_done("Write fitting_strides(n, k, p=0, d=1) returning a list of strides.")
+    if not callable(fn):
+        return _not_callable(fn, "fitting_strides")
+    floats = []
+    for n, k, p, d in STRIDE_CASES:
+        got, fb = call_learner(fn, n, k, p, d)
+        if fb is not None:
+            return fb
+        if got is None:
+            return wrong("your function returned None: return a list of strides, e.g. [1, 2, 4].")
+        if isinstance(got, (str, bytes, dict)) or getattr(got, "ndim", 1) == 0:
+            return wrong(f"for N={n}, k={k}, p={p}, d={d} you return {_short(got)}; expected a list of whole "
+                         f"numbers, e.g. [1, 2, 4]" + (" (numbers, not strings)." if isinstance(got, str) else "."))
+        try:
+            items = list(got)
+        except TypeError:
+            return wrong(f"for N={n}, k={k}, p={p}, d={d} you return {_short(got)}; expected a list of whole "
+                         f"numbers, e.g. [1, 2, 4].")
+        values = []
+        for item in items:
+            value = _as_number(item)
+            if value is None or (isinstance(value, float) and not value.is_integer()):
+                return wrong(f"for N={n}, k={k}, p={p}, d={d} your list holds {_short(item)}; a stride is a "
+                             f"whole number (1, 2, 3, ...), so expected a list of whole numbers.")
+            if isinstance(value, float):
+                floats.append(item)
+            values.append(int(value))
+        got_set = sorted(set(values))
+        exp = fitting_strides(n, k, p, d)
+        if got_set == exp:
             continue
-        if name in learner_key:
-            key = learner_key[name]
-            head = (f"you wrote {_key_text(key)}; the expected key is \"{name}\" (keys must match "
-                    f"exactly: lower case, no spaces)")
-            if name not in filled:
-                problems.append(head + ".")
-                continue
-            why = _entry_problem(name, filled[name], filled)
-            if why is None:
-                problems.append(head + f". Its value, {_as_count(filled[name]):,}, is right for {name}.")
-            else:
-                problems.append(head + f". Its value is wrong too: {name}{why}.")
-            continue
-        if name not in filled:
-            continue
-        why = _entry_problem(name, filled[name], filled)
-        if why is None:
-            n_ok += 1
-        else:
-            problems.append(f"{name}{why}.")
-    problems += key_problems
-    if problems:
-        n_filled = len(filled)
-        head = (f"{n_ok} of {n_filled} filled-in {'entry is' if n_filled == 1 else 'entries are'} right. "
-                f"Check these:\n")
-        if n_ok == 0 and n_filled == 0:
-            head = "Check these:\n"
-        tail = ""
-        if todo or missing:
-            tail = "\nStill to fill in: " + ", ".join(todo + missing) + "."
-        return wrong(head + "\n".join("- " + p for p in problems) + tail)
-    if todo or missing:
-        n = len(filled)
-        return Feedback(False, f"the {n} {'entry' if n == 1 else 'entries'} you filled in "
-                        f"{'is' if n == 1 else 'are'} right. Still to fill in: "
-                        f"{', '.join(todo + missing)}.", done=False)
-    share = expected["dense1"] / expected["total"]
-    return correct(f"{expected['total']:,} parameters in all, the figure Keras's summary shows. "
-                   f"The first Dense layer alone holds {expected['dense1']:,} of them "
-                   f"({share:.0%}); the three convolutions together only "
-                   f"{expected['conv1'] + expected['conv2'] + expected['conv3']:,}.")
+        ke = _k_eff(k, d)
+        span = n + 2 * p - ke
+        case = f"N={n}, k={k}, p={p}, d={d}"
+        extra = [s for s in got_set if s not in exp]
+        missing = [s for s in exp if s not in got_set]
+        if extra:
+            s = extra[0]
+            if span > 0 and s > 0:
+                drop = span % s
+                return wrong(f"for {case} you list stride {s}, but (N + 2p - k_eff) = {n} + {2 * p} - {ke} = "
+                             f"{span} is not a multiple of {s}: the windows start at 0, {s}, {2 * s}, ... and "
+                             f"the last {drop} row(s) are never reached. The strides that fit divide {span}.")
+            return wrong(f"for {case} you list stride {s}, which is not a positive stride that fits.")
+        s = missing[-1] if span in missing else missing[0]
+        if s == span:
+            return wrong(f"for {case} stride {span} is missing: the windows then start at 0 and {span}, and "
+                         f"the second one ends exactly on the last row of the padded input "
+                         f"({n} + 2·{p} = {n + 2 * p} rows). Check the end of your range: range(1, {span} + 1).")
+        return wrong(f"for {case} stride {s} is missing: N + 2p - k_eff = {n} + 2·{p} - {ke} = {span} is a "
+                     f"multiple of {s}, so the windows (at 0, {s}, {2 * s}, ...) end exactly on the last row.")
+    if floats:
+        return wrong(f"the strides are right, but some are floats (e.g. {floats[0]!r}); a stride is a "
+                     f"whole number: use // instead of /, or int().")
+    return correct("right: the strides that fit are exactly the divisors of N + 2p - k_eff. For a "
+                   "224-pixel image with a 7×7 kernel and padding 3 that number is 223, a prime, so "
+                   "stride 2 (as in ResNet's first layer) drops the last padded row: harmless, it is "
+                   "padding.")

@@ -1,217 +1,258 @@
-"""Lesson 08 (what a CNN learned): a deeper network to compare with, and two exercises.
+"""Lessons 08 and 09 (pooling): pool by hand, the pooled output size, and the backward of max pooling.
 
-- ``deeper_convnet()``: three small conv blocks (8, 16, 32 channels), so that lesson 08 can show
-  how feature maps change over several layers (SimpleConvNet has only one convolution);
-  ``load_or_train_deeper()`` loads its weights from ``data/weights/`` or trains it (three
-  epochs, under a minute on two idle cores) and saves them.
-- Exercise ``check_receptive_window``: which input pixels one unit after conv + pool sees.
-- Exercise ``check_occlusion``: write the occlusion experiment; the checker compares it with
-  ``helpers.interpret.occlusion_map`` on small made-up models and names the usual mistakes.
+Each checker recognises the usual slips (average instead of max, stride 1 instead of 2, the
+floor or the +1 forgotten, ``=`` where overlapping windows need ``+=``) and names them.
 """
 from __future__ import annotations
 
-import time
-from pathlib import Path
+import numbers
 
 import numpy as np
 
-from helpers import conv
-from helpers.interpret import occlusion_map
-from helpers.layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU, SoftmaxCrossEntropy
-from helpers.model import Sequential
-
 from . import Feedback, call_learner, correct, is_unfinished, not_done, register_solution, wrong
-from .lesson07 import WEIGHTS_DIR, step_decay_callback
 
-DEEPER_PATH = WEIGHTS_DIR / "deeper_convnet_fashion.npz"
-#: Adam, 3 epochs over the training split, learning rate 0.002 times 0.6 after each epoch
-#: (measured: 89.5 % validation, 88.6 % test accuracy; about 40 s on two idle cores)
-DEEPER_RECIPE = {"epochs": 3, "batch_size": 32, "lr": 2e-3, "decay": 0.6, "seed": 0}
+# ---------------------------------------------------------------------------------------------
+# Exercise "max_pool_by_hand": 2x2 max pooling with stride 2 of a 4x4 array, by hand
+# ---------------------------------------------------------------------------------------------
 
-
-def deeper_convnet(seed=0):
-    """Three conv blocks for (1, 28, 28) inputs: [Conv2D 3x3 'same', ReLU, MaxPool2D 2] with
-    8, 16 and 32 channels (28 -> 14 -> 7 -> 3 pixels), then Flatten (288) -> Dense(288, 10).
-    8,778 parameters, 50 times fewer than SimpleConvNet."""
-    rng = np.random.default_rng(seed)
-    return Sequential(
-        Conv2D(1, 8, 3, padding=1, rng=rng), ReLU(), MaxPool2D(2),
-        Conv2D(8, 16, 3, padding=1, rng=rng), ReLU(), MaxPool2D(2),
-        Conv2D(16, 32, 3, padding=1, rng=rng), ReLU(), MaxPool2D(2),
-        Flatten(), Dense(32 * 3 * 3, 10, rng=rng))
+#: The array the learner pools by hand (distinct maxima, so every slip shows).
+POOL_X = np.array([[1, 3, 2, 9],
+                   [7, 4, 1, 5],
+                   [8, 2, 6, 0],
+                   [3, 5, 4, 5]])
 
 
-def load_or_train_deeper(data, path=None, progress=True, save=True):
-    """deeper_convnet with saved weights, or trained now (DEEPER_RECIPE) and saved.
-    Returns (model, info) with info["trained"], info["seconds"], info["path"]."""
-    from helpers.optim import Adam
-    from helpers.train import fit
+def _windows_2d(x, k, s):
+    """All k x k windows of a 2-D array with stride s: array (OH, OW, k, k)."""
+    x = np.asarray(x)
+    oh, ow = (x.shape[0] - k) // s + 1, (x.shape[1] - k) // s + 1
+    return np.array([[x[i * s:i * s + k, j * s:j * s + k] for j in range(ow)] for i in range(oh)])
 
-    path = Path(path) if path is not None else DEEPER_PATH
-    t0 = time.perf_counter()
-    model = deeper_convnet(seed=DEEPER_RECIPE["seed"])
-    if path.exists():
-        try:
-            model.load(path)
-            return model, {"trained": False, "seconds": time.perf_counter() - t0, "path": path}
-        except (ValueError, OSError) as exc:
-            print(f"Could not use {path.name} ({exc}); training a new network instead.")
-            model = deeper_convnet(seed=DEEPER_RECIPE["seed"])
-    r = DEEPER_RECIPE
-    opt = Adam(model.parameters(), lr=r["lr"])
-    fit(model, SoftmaxCrossEntropy(), opt, data.x_train, data.y_train, epochs=r["epochs"],
-        batch_size=r["batch_size"], seed=r["seed"], progress=progress,
-        callback=step_decay_callback(opt, r["lr"], r["decay"]))
-    if save:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        model.save(path)
-    return model, {"trained": True, "seconds": time.perf_counter() - t0, "path": path}
+
+@register_solution("max_pool_by_hand")
+def max_pool_by_hand_solution():
+    # the four 2x2 windows (stride 2: they do not overlap) and the largest value of each
+    #   [[1, 3],   [[2, 9],      [[8, 2],   [[6, 0],
+    #    [7, 4]]    [1, 5]]       [3, 5]]    [4, 5]]
+    #   max 7      max 9         max 8      max 6
+    return [[7, 9],
+            [8, 6]]
+
+
+def _as_array(answer):
+    try:
+        a = np.asarray(answer, dtype=float)
+    except (TypeError, ValueError):
+        return None
+    return a
+
+
+def check_max_pool_by_hand(answer) -> Feedback:
+    """Check the learner's 2x2 result of max pooling ``POOL_X`` (2x2 windows, stride 2)."""
+    if is_unfinished(answer):
+        return not_done("Hint: the first window is the top-left 2x2 block, [[1, 3], [7, 4]].")
+    a = _as_array(answer)
+    if a is None or a.dtype == object:
+        return wrong("give the result as a nested list of numbers, like [[a, b], [c, d]].")
+    if np.isnan(a).any():
+        return not_done("Some entries are still missing.")
+    expected = _windows_2d(POOL_X, 2, 2).max(axis=(2, 3))
+    if a.shape == (3, 3) and np.array_equal(a, _windows_2d(POOL_X, 2, 1).max(axis=(2, 3))):
+        return wrong("that is max pooling with stride 1 (the window moved one pixel at a time, "
+                     "so windows overlap and the result is 3x3). With stride 2 the window jumps "
+                     "two pixels: four windows that do not overlap, a 2x2 result.")
+    if a.shape != expected.shape:
+        return wrong(f"the result should be 2x2 (a 4x4 input, 2x2 windows, stride 2: "
+                     f"(4 - 2)//2 + 1 = 2 along each side); yours has shape {a.shape}.")
+    if np.array_equal(a, expected):
+        return correct("each output is the largest value of its 2x2 window: [[7, 9], [8, 6]]. "
+                       "Three of every four values are dropped.")
+    win = _windows_2d(POOL_X, 2, 2)
+    for name, value in (("the average of each window: that is average pooling", win.mean(axis=(2, 3))),
+                        ("the smallest value of each window; max pooling keeps the largest", win.min(axis=(2, 3))),
+                        ("the sum of each window; max pooling keeps the largest value", win.sum(axis=(2, 3))),
+                        ("the right maxima but transposed: output row i comes from input rows "
+                         "2i and 2i+1", expected.T)):
+        if np.allclose(a, value):
+            return wrong(f"you took {name}.")
+    bad = [(i, j) for i in range(2) for j in range(2) if not np.isclose(a[i, j], expected[i, j])]
+    lines = []
+    for i, j in bad:
+        w = win[i, j]
+        lines.append(f"output [{i}, {j}] is {a[i, j]:g}: its window x[{2 * i}:{2 * i + 2}, "
+                     f"{2 * j}:{2 * j + 2}] = {w.tolist()} has maximum {w.max()}")
+    return wrong("; ".join(lines) + ".")
 
 
 # ---------------------------------------------------------------------------------------------
-# Exercise 1: the receptive window of one unit after conv 5x5 + max pool 2x2
+# Exercise "pool_output_size": the output size of pooling along one axis
 # ---------------------------------------------------------------------------------------------
 
-@register_solution("receptive_window")
-def receptive_window_solution(i, j):
-    # pool unit (i, j) takes the max of conv outputs rows 2i, 2i+1 (columns 2j, 2j+1);
-    # conv output row r sees input rows r .. r+4, so together: rows 2i .. 2i+5, six of them
-    top, left = 2 * i, 2 * j
-    size = 5 + 1                 # kernel 5, plus one more row for the second pooled row
-    return top, left, size
+#: (n, kernel_size, stride): non-overlapping, a size that does not tile (29 -> 14, the source's
+#: model), AlexNet's overlapping 3x3/2 (55 -> 27), and cases that catch n // stride
+SIZE_CASES = [(4, 2, 2), (29, 2, 2), (55, 3, 2), (8, 3, 2), (10, 4, 2), (6, 2, 1)]
 
 
-def check_receptive_window(fn) -> Feedback:
-    """fn(i, j) -> (top, left, size): the input square that SimpleConvNet's pooled unit (i, j)
-    (after Conv2D 5x5 stride 1 and MaxPool2D 2) depends on."""
+@register_solution("pool_output_size")
+def pool_output_size_solution(n, kernel_size, stride):
+    # windows start at 0, stride, 2*stride, ... as long as the whole window fits: the last
+    # start is at most n - kernel_size; the floor drops a leftover strip that fits no window
+    return (n - kernel_size) // stride + 1
+
+
+_SIZE_SLIPS = [
+    (lambda n, k, s: n // s,
+     "n // stride is right only when the windows tile the input (kernel = stride); with "
+     "overlapping windows count the window starts: (n - kernel_size) // stride + 1."),
+    (lambda n, k, s: n // k,
+     "n // kernel_size ignores the stride; count the window starts: "
+     "(n - kernel_size) // stride + 1."),
+    (lambda n, k, s: (n - k) // s,
+     "you forgot the + 1: the first window at position 0 counts too."),
+    (lambda n, k, s: -(-(n - k) // s) + 1,
+     "you rounded up (ceil); PyTorch and Keras round down by default: a last window that "
+     "would stick out of the input is dropped."),
+    (lambda n, k, s: (n - k + 1) // s,
+     "count the window starts 0, s, 2s, ... up to n - kernel_size: (n - kernel_size) // stride + 1."),
+]
+
+
+def check_pool_output_size(fn) -> Feedback:
+    """Check ``pool_output_size(n, kernel_size, stride)`` (no padding) on several cases."""
     if is_unfinished(fn):
-        return not_done()
-    for i, j in [(0, 0), (3, 5), (11, 7)]:
-        got, fb = call_learner(fn, i, j)
-        if fb is not None:
-            return fb
-        if is_unfinished(got):
-            return not_done("return (top, left, size) for the pooled unit (i, j).")
-        try:
-            top, left, size = (int(v) for v in got)
-        except (TypeError, ValueError):
-            return wrong(f"fn({i}, {j}) returned {got!r}; return three integers (top, left, size).")
-        exp = receptive_window_solution(i, j)
-        if (top, left, size) == exp:
-            continue
-        where = f"for the pooled unit ({i}, {j}) you gave top={top}, left={left}, size={size}"
-        if size == 5:
-            return wrong(f"{where}. Size 5 is what one *conv* unit sees; the pool takes the max of "
-                         f"2 x 2 conv units whose windows start one pixel apart, so together they "
-                         f"cover 5 + 1 = 6 pixels.")
-        if size in (2, 4, 10, 7):
-            return wrong(f"{where}. The window is the 5-pixel conv window widened by (2 - 1) x 1 "
-                         f"pixel for the pool: 6. (Rule: size += (k - 1) x jump, layer by layer.)")
-        if size == 6 and (top, left) == (i, j):
-            return wrong(f"{where}. Neighbouring pooled units are 2 input pixels apart (the pool's "
-                         f"stride is 2), so the window starts at (2i, 2j) = ({2 * i}, {2 * j}).")
-        if size == 6 and (top, left) == (j * 2, i * 2):
-            return wrong(f"{where}. Rows and columns are swapped: i is the row, so top = 2i.")
-        if size == 6 and (top, left) == (2 * i + 1, 2 * j + 1) or (top, left) == (2 * i + 2, 2 * j + 2):
-            return wrong(f"{where}. The convolution has no padding, so conv unit (r, c) starts at input "
-                         f"(r, c); pooled unit (i, j) starts at conv unit (2i, 2j): input ({2 * i}, {2 * j}).")
-        return wrong(f"{where}; expected top={exp[0]}, left={exp[1]}, size={exp[2]}. Follow one row: "
-                     f"pooled row i takes conv rows 2i and 2i+1; conv row r sees input rows r..r+4.")
-    return correct("pooled unit (i, j) sees the 6 x 6 input square starting at (2i, 2j). Those are "
-                   "the patches lesson 08 cuts out of the test images (for the conv layer itself, "
-                   "5 x 5 at (i, j)).")
+        return not_done("Hint: it is the convolution's formula without padding.")
+    results = {}
+    for case in SIZE_CASES:
+        got, problem = call_learner(fn, *case)
+        if problem is not None:
+            if not problem.done:
+                return problem
+            return wrong(f"pool_output_size{case}: {problem.message}")
+        if got is None:
+            return wrong(f"pool_output_size{case} returned None: did you forget the `return`?")
+        if isinstance(got, numbers.Real) and not isinstance(got, bool) and not float(got).is_integer():
+            return wrong(f"pool_output_size{case} returned {got!r}, not a whole number: use the "
+                         f"floor division // (a window that does not fit is dropped).")
+        results[case] = got
+    expected = {case: pool_output_size_solution(*case) for case in SIZE_CASES}
+    if all(results[c] == expected[c] for c in SIZE_CASES):
+        return correct("(n - kernel_size) // stride + 1, e.g. AlexNet's overlapping 3x3 windows "
+                       "with stride 2 take 55 to 27, and 2x2 pooling takes 29 to 14.")
+    for formula, message in _SIZE_SLIPS:
+        if all(results[c] == formula(*c) for c in SIZE_CASES):
+            case = next(c for c in SIZE_CASES if results[c] != expected[c])
+            return wrong(f"pool_output_size{case} gave {results[case]}, expected "
+                         f"{expected[case]}: {message}")
+    case = next(c for c in SIZE_CASES if results[c] != expected[c])
+    n, k, s = case
+    return wrong(f"pool_output_size{case} gave {results[case]}, expected {expected[case]} = "
+                 f"({n} - {k}) // {s} + 1.")
 
 
 # ---------------------------------------------------------------------------------------------
-# Exercise 2: occlusion by hand
+# Exercise "max_pool_backward": route the gradient to each window's maximum
 # ---------------------------------------------------------------------------------------------
 
-@register_solution("occlusion")
-def occlusion_solution(predict_proba, image, target, patch_size, stride, fill=0.0):
-    c, h, w = image.shape
-    oh = (h - patch_size) // stride + 1                 # the patch slides like a kernel
-    ow = (w - patch_size) // stride + 1
-    base = predict_proba(image[None])[0, target]        # nothing covered
-    drops = np.zeros((oh, ow))
-    for i in range(oh):
-        for j in range(ow):
-            covered = image.copy()                       # never change the learner's image
-            covered[:, i * stride:i * stride + patch_size, j * stride:j * stride + patch_size] = fill
-            drops[i, j] = base - predict_proba(covered[None])[0, target]
-    return drops
+@register_solution("max_pool_backward")
+def max_pool_backward_solution(x, dout, kernel_size, stride):
+    # x: (H, W), dout: (OH, OW) -> dx: (H, W)
+    k, s = kernel_size, stride
+    dx = np.zeros(x.shape)
+    for i in range(dout.shape[0]):
+        for j in range(dout.shape[1]):
+            window = x[i * s:i * s + k, j * s:j * s + k]
+            a, b = np.unravel_index(np.argmax(window), window.shape)   # where the max sits
+            dx[i * s + a, j * s + b] += dout[i, j]    # += : overlapping windows can share it
+    return dx
 
 
-def _toy_model(shape, k=4, seed=0):
-    """A made-up classifier x (N, C, H, W) -> softmax of a linear map: fast and smooth."""
-    rng = np.random.default_rng(seed)
-    wts = rng.normal(size=(int(np.prod(shape)), k)) * 0.6
+def _backward_cases():
+    """(description, x, dout, kernel_size, stride), with distinct values (no ties)."""
+    rng = np.random.default_rng(5)
+    x1 = rng.permutation(16).reshape(4, 4).astype(float)
+    x2 = rng.permutation(25).reshape(5, 5).astype(float)
+    x2[2, 2] = 30.0                               # the centre is the max of all four windows
+    x3 = rng.permutation(16).reshape(4, 4).astype(float)
+    x4 = rng.permutation(25).reshape(5, 5).astype(float)
+    return [("2x2 windows, stride 2 (no overlap)", x1, np.array([[1., 2], [3, 4]]), 2, 2),
+            ("3x3 windows, stride 2 (overlapping)", x2, np.array([[1., 2], [3, 4]]), 3, 2),
+            ("2x2 windows, stride 1 (overlapping)", x3, np.arange(1., 10).reshape(3, 3), 2, 1),
+            ("2x2 windows, stride 2 on a 5x5 input (the last row and column are in no window)",
+             x4, np.array([[1., 2], [3, 4]]), 2, 2)]
 
-    def predict_proba(x):
-        x = np.asarray(x, dtype=np.float64)
-        z = x.reshape(len(x), -1) @ wts
-        e = np.exp(z - z.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
-    return predict_proba
+
+def _overwrite(x, dout, k, s):
+    dx = np.zeros(x.shape)
+    for i in range(dout.shape[0]):
+        for j in range(dout.shape[1]):
+            w = x[i * s:i * s + k, j * s:j * s + k]
+            a, b = np.unravel_index(np.argmax(w), w.shape)
+            dx[i * s + a, j * s + b] = dout[i, j]
+    return dx
 
 
-OCCLUSION_CASES = [((1, 8, 8), 4, 2, 1), ((1, 9, 12), 3, 3, 2), ((2, 7, 10), 4, 3, 0)]
+def _spread(x, dout, k, s):
+    dx = np.zeros(x.shape)
+    for i in range(dout.shape[0]):
+        for j in range(dout.shape[1]):
+            dx[i * s:i * s + k, j * s:j * s + k] += dout[i, j] / (k * k)
+    return dx
 
 
-def check_occlusion(fn) -> Feedback:
-    """fn(predict_proba, image, target, patch_size, stride, fill=0.0) -> (OH, OW) array of
-    drops p(target | image) - p(target | image with the patch at (i*stride, j*stride))."""
+def _ones(x, dout, k, s):
+    return max_pool_backward_solution(x, np.ones_like(dout), k, s)
+
+
+def _corner(x, dout, k, s):
+    dx = np.zeros(x.shape)
+    for i in range(dout.shape[0]):
+        for j in range(dout.shape[1]):
+            dx[i * s, j * s] += dout[i, j]
+    return dx
+
+
+_BACKWARD_SLIPS = [
+    (_overwrite, "where windows overlap, one pixel can be the maximum of several windows, and "
+                 "it then receives the gradient of each: add with +=, do not overwrite with =."),
+    (_spread, "you spread each gradient evenly over its window: that is the backward of "
+              "*average* pooling. Max pooling's output depends only on the maximum, so the "
+              "whole gradient goes there and the other pixels get 0."),
+    (_ones, "you put 1 at each maximum; put the gradient that arrives, dout[i, j]."),
+    (_corner, "you sent the gradient to the top-left corner of each window; it goes to the "
+              "position of the window's maximum (np.argmax, then np.unravel_index)."),
+]
+
+
+def check_max_pool_backward(fn) -> Feedback:
+    """Check ``max_pool_backward(x, dout, kernel_size, stride)`` on 2-D arrays, with and
+    without overlapping windows."""
     if is_unfinished(fn):
-        return not_done()
-    for n, (shape, patch, stride, target) in enumerate(OCCLUSION_CASES):
-        rng = np.random.default_rng(10 + n)
-        image = rng.normal(size=shape)
-        keep = image.copy()
-        proba = _toy_model(shape, seed=n)
-        case = f"an image of shape {shape}, patch_size={patch}, stride={stride}, target={target}"
-        got, fb = call_learner(fn, proba, image, target, patch, stride, 0.0)
-        if fb is not None:
-            return fb
-        if not np.array_equal(image, keep):
-            return wrong(f"for {case} your function changed the image it was given; cover a copy "
-                         f"(image.copy()) so every patch position starts from the original.")
-        exp = occlusion_map(proba, image, target, patch_size=patch, stride=stride, fill=0.0).grid
+        return not_done("Hint: loop over the output positions; find where each window's max is.")
+    for desc, x, dout, k, s in _backward_cases():
+        got, problem = call_learner(fn, x.copy(), dout.copy(), k, s)
+        if problem is not None:
+            if not problem.done:
+                return problem
+            return wrong(f"with {desc}: {problem.message}")
+        if got is None:
+            return wrong(f"with {desc} your function returned None: did you forget the `return`?")
+        expected = max_pool_backward_solution(x, dout, k, s)
         try:
-            got = np.asarray(got, dtype=np.float64)
+            got = np.asarray(got, dtype=float)
         except (TypeError, ValueError):
-            return wrong(f"for {case} you returned {type(got).__name__}; return an array of drops.")
-        oh, ow = exp.shape
-        if got.shape != exp.shape:
-            if got.shape == (ow, oh):
-                return wrong(f"for {case} the result has shape {got.shape}, rows and columns swapped; "
-                             f"the first axis is the patch's row position i, of which there are {oh}.")
-            if got.shape in ((oh - 1, ow - 1), (oh + 1, ow + 1)) or got.shape[0] in (oh - 1, oh + 1):
-                return wrong(f"for {case} the result has shape {got.shape}, expected {exp.shape}: the "
-                             f"patch slides like a kernel, (H - patch_size) // stride + 1 = {oh} "
-                             f"positions down (an off-by-one in the range?).")
-            s1 = conv.output_size(shape[1:], patch, 1)
-            if got.shape == tuple(s1):
-                return wrong(f"for {case} the result has shape {got.shape}: it looks like the patch "
-                             f"moved 1 pixel at a time; move it by stride={stride}.")
-            return wrong(f"for {case} the result must have shape (OH, OW) = {exp.shape}, got {got.shape}.")
-        if np.allclose(got, exp, atol=1e-9):
+            return wrong(f"with {desc}: return a NumPy array of numbers shaped like x.")
+        if got.shape != x.shape:
+            hint = " (that is dout's shape)" if got.shape == dout.shape else ""
+            return wrong(f"with {desc}: dx must have the shape of x, {x.shape}; yours is "
+                         f"{got.shape}{hint}. Every input pixel gets a gradient (most of them 0).")
+        if np.allclose(got, expected):
             continue
-        base = proba(image[None])[0, target]
-        if got.shape[0] == got.shape[1] and np.allclose(got, exp.T, atol=1e-9):
-            return wrong(f"for {case} rows and columns are swapped: the first axis is the patch's "
-                         f"row position i (it covers rows i*stride ...), the second its column j.")
-        if np.allclose(got, -exp, atol=1e-9):
-            return wrong(f"for {case} every value has the wrong sign: the drop is "
-                         f"p(unchanged) - p(covered), positive where covering hurts the class.")
-        if np.allclose(got, base - exp, atol=1e-9):
-            return wrong(f"for {case} you returned the probability with the patch in place; the map "
-                         f"holds the drop: p(unchanged) - p(covered) = {base:.3f} - p(covered).")
-        for other in (1.0, float(image.min()), float(image.mean())):
-            alt = occlusion_map(proba, image, target, patch_size=patch, stride=stride, fill=other).grid
-            if np.allclose(got, alt, atol=1e-9):
-                return wrong(f"for {case} the patch seems to be filled with {other:.3g}; use the "
-                             f"value fill (0.0 here: the mean grey of standardised images).")
-        return wrong(f"for {case} your drops differ from the expected ones (largest difference "
-                     f"{np.abs(got - exp).max():.3g}); check which pixels the patch at (i, j) covers: "
-                     f"rows i*stride to i*stride + patch_size - 1, all channels.")
-    return correct("your occlusion map matches helpers.interpret.occlusion_map on three made-up "
-                   "models, with odd sizes, strides that do not tile the image, and 2 channels.")
+        for slip, message in _BACKWARD_SLIPS:
+            if np.allclose(got, slip(x, dout, k, s)):
+                return wrong(f"with {desc}: {message}")
+        r, c = np.argwhere(~np.isclose(got, expected))[0]
+        return wrong(f"with {desc}: dx[{r}, {c}] is {got[r, c]:g}, expected {expected[r, c]:g}. "
+                     f"Each dout[i, j] goes to the maximum of window (i, j) of x, which starts at "
+                     f"row i*stride, column j*stride; all other pixels get 0.")
+    return correct("the gradient goes to each window's maximum and adds up where windows "
+                   "overlap, exactly what helpers.conv.max_pool2d_backward does.")

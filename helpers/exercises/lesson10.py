@@ -1,95 +1,193 @@
-"""Exercise of lesson 10 (transfer learning): put a new head on a frozen, pretrained body."""
+"""Lesson 10 (backpropagation through a convolution): implement the backward pass.
+
+The learner writes ``conv_backward(dout, x, w, padding=0) -> (dx, dw, db)`` for a stride-1
+convolution. The checker runs a numerical gradient check (float64) of each of the three
+gradients, says which one is wrong, and recognises the usual mistakes: the kernel not flipped,
+db not summed over the batch or the positions, dw transposed, dx still padded.
+"""
 from __future__ import annotations
+
+import numpy as np
+
+from helpers import conv
+from helpers.gradcheck import numerical_gradient_array, rel_error
 
 from . import Feedback, call_learner, correct, is_unfinished, not_done, register_solution, wrong
 
-
-@register_solution("transfer_model")
-def transfer_model_solution(body, n_classes):
-    from helpers.layers import Dense, Flatten
-    from helpers.model import Sequential
-
-    body.trainable = False                        # keep what was learned on the source task
-    n_features = 1
-    for size in body.output_shape((1, 28, 28)):   # (64,) after global pooling, (C, H, W) if not
-        n_features *= size
-    head = Sequential(Flatten(), Dense(n_features, n_classes))   # new, trainable
-    return Sequential(body, head)
+# (x shape (N, C, H, W), w shape (F, C, KH, KW), padding). C != F in the first two, so a dw
+# with F and C swapped has the wrong shape; the last has C == F, where only the values tell.
+CONV_BACKWARD_CASES = [
+    ((2, 3, 5, 5), (4, 3, 3, 3), 0),
+    ((2, 2, 4, 6), (3, 2, 3, 2), 1),
+    ((3, 2, 4, 4), (2, 2, 2, 2), 1),
+]
+TOLERANCE = 1e-6      # float64 gradient check: a right answer gives ~1e-10, a wrong one ~1e-1
 
 
-def _contains(layer, target):
-    if layer is target:
-        return True
-    return any(_contains(child, target) for _, child in getattr(layer, "named_children", lambda: [])())
+@register_solution("conv_backward")
+def conv_backward_solution(dout, x, w, padding=0):
+    from helpers import conv
+    p = padding
+    f, c, kh, kw = w.shape
+    # db[f]: every output pixel of channel f adds b[f] once -> sum over batch and positions
+    db = dout.sum(axis=(0, 2, 3))
+    # dw[f, c] = sum over images n of cross-correlate(xp[n, c], dout[n, f]):
+    # swap the batch and channel axes and the sum over n is the sum over "channels" of conv2d
+    xp = conv.pad(x, p)
+    dw = conv.conv2d(xp.transpose(1, 0, 2, 3), dout.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    # dx: full convolution of dout with the flipped kernel (pad dout by K-1), then drop the padding
+    w_flipped = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)           # (C, F, KH, KW)
+    dxp = conv.conv2d(dout, w_flipped, padding=(kh - 1, kw - 1))    # (N, C, H + 2p, W + 2p)
+    dx = dxp[:, :, p:p + x.shape[2], p:p + x.shape[3]]
+    return dx, dw, db
 
 
-def _check_once(fn, n_classes):
-    """Run the learner's function on a fresh pretrained-like body; None when all is well."""
-    import numpy as np
-
-    from helpers import zoo
-    from helpers.layers import Layer, SoftmaxCrossEntropy
-    from helpers.optim import Adam
-
-    body = zoo.transfer_body(rng=0)
-    before = {k: v.copy() for k, v in body.params.items()}
-    model, problem = call_learner(fn, body, n_classes)
-    if problem is not None:
-        return problem
-    if is_unfinished(model):
-        return not_done("make_transfer_model returned None: return the model you built.")
-    if not isinstance(model, Layer):
-        return wrong(f"make_transfer_model returned a {type(model).__name__}; return a layer, e.g. "
-                     f"Sequential(body, head).")
-    if not _contains(model, body):
-        return wrong("the model does not contain the body you were given. Use that object (its "
-                     "weights are what you transfer); do not build a new feature extractor.")
-    if any(not np.array_equal(before[k], v) for k, v in body.params.items()):
-        return wrong("the body's weights changed while you built the model; leave them as they "
-                     "are (they were learned on the source task).")
-    if body.trainable:
-        return wrong("the body is still trainable, so training would change the features you want "
-                     "to keep: set body.trainable = False.")
-    try:
-        out_shape = tuple(model.output_shape((1, 28, 28)))
-    except ValueError as e:
-        return wrong(f"the head does not fit the body's output: {e}")
-    if out_shape != (n_classes,):
-        hint = (" You may have written the number of classes by hand; use the argument n_classes."
-                if len(out_shape) == 1 else " Put Flatten() (or GlobalAvgPool2D()) and a Dense layer "
-                "at the end.")
-        return wrong(f"for n_classes={n_classes} the model outputs shape {out_shape}, expected "
-                     f"({n_classes},).{hint}")
-    trainable, frozen = model.count_params()
-    if trainable == 0:
-        return wrong("nothing in the model is trainable: the new head must learn. Freeze only the "
-                     "body, not the head.")
-    x = np.random.default_rng(0).random((4, 1, 28, 28), dtype=np.float32)
-    y = np.arange(4) % n_classes
-    try:
-        loss = SoftmaxCrossEntropy()
-        loss.forward(model.forward(x, train=True), y)
-        model.backward(loss.backward())
-        Adam(model.parameters(), lr=0.1).step()
-    except Exception as e:  # noqa: BLE001 - a learner's bug, reported kindly
-        return wrong(f"one training step failed: {type(e).__name__}: {e}")
-    if any(not np.array_equal(before[k], v) for k, v in body.params.items()):
-        return wrong("one training step changed the body's weights: is every layer of the body "
-                     "frozen (body.trainable = False)?")
-    return (trainable, frozen)
+def _case_data(case, seed):
+    x_shape, w_shape, p = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(x_shape)
+    w = rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[0])
+    out = conv.conv2d_naive(x, w, b, padding=p)
+    dout = rng.standard_normal(out.shape)
+    return x, w, b, p, dout
 
 
-def check_transfer_model(fn) -> Feedback:
-    """Check make_transfer_model(body, n_classes): the same body, frozen, plus a new trainable
-    head giving n_classes outputs for (1, 28, 28) images."""
+def _case_text(x, w, p):
+    return f"x of shape {x.shape}, w of shape {w.shape}, padding={p}"
+
+
+def _numerical(x, w, b, p, dout):
+    """Numerical gradients of L = sum(conv2d(x, w, b) * dout), float64 central differences."""
+    dx = numerical_gradient_array(lambda v: conv.conv2d(v, w, b, padding=p), x.copy(), dout)
+    dw = numerical_gradient_array(lambda v: conv.conv2d(x, v, b, padding=p), w.copy(), dout)
+    db = numerical_gradient_array(lambda v: conv.conv2d(x, w, v, padding=p), b.copy(), dout)
+    return {"dx": dx, "dw": dw, "db": db}
+
+
+def _close(a, b):
+    return a.shape == b.shape and rel_error(a, b) < TOLERANCE
+
+
+def _diagnose_dx(got, ref, x, w, p, dout):
+    n, c, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    if got.shape == (n, c, h + 2 * p, wd + 2 * p) and p > 0:
+        return (f"dx has shape {got.shape}, the padded input's; drop the {p} padding row(s) and "
+                f"column(s) on each side: dx[:, :, {p}:{p}+H, {p}:{p}+W]. The padding is not an "
+                f"input, so it gets no gradient.")
+    if got.shape != ref.shape:
+        return f"dx must have the shape of x, {ref.shape}; yours has shape {got.shape}."
+
+    def full(kernel):                   # full convolution of dout with a (C, F, KH, KW) kernel
+        dxp = conv.conv2d(dout, kernel, padding=(kh - 1, kw - 1))
+        return dxp[:, :, p:p + h, p:p + wd]
+    wt = w.transpose(1, 0, 2, 3)
+    if _close(got, full(wt)):
+        return ("dx looks like a full convolution of dout with the kernel *not flipped*. Output "
+                "pixel (i, j) reads x[i + a, j + b] with weight w[a, b], so input pixel (p, q) "
+                "gets dout[p - a, q - b] * w[a, b]: the kernel runs backwards. Flip it along both "
+                "spatial axes, w[:, :, ::-1, ::-1], before the transpose to (C, F, KH, KW).")
+    if _close(got, full(wt[:, :, ::-1, :])) or _close(got, full(wt[:, :, :, ::-1])):
+        return ("dx uses a kernel flipped along only one axis; flip both the rows and the "
+                "columns: w[:, :, ::-1, ::-1].")
+    if c == f and _close(got, full(w[:, :, ::-1, ::-1])):
+        return ("dx mixes up the channels: input channel c collects from every output channel f "
+                "through w[f, c], so the kernel for dx is w flipped and transposed to (C, F, KH, KW): "
+                "w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).")
+    return ("dx is wrong. It is the full convolution of dout with the flipped kernel: pad dout by "
+            "K-1, cross-correlate with w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3), then drop the "
+            "padding of x.")
+
+
+def _diagnose_dw(got, ref, x, w, p, dout):
+    f, c, kh, kw = w.shape
+    if got.shape == (c, f, kh, kw) and c != f:
+        return (f"dw has shape {got.shape} = (C, F, KH, KW): F and C are swapped. It must have the "
+                f"shape of w, (F, C, KH, KW) = {w.shape}; add .transpose(1, 0, 2, 3).")
+    if got.shape != ref.shape:
+        return f"dw must have the shape of w, {ref.shape}; yours has shape {got.shape}."
+    if _close(got, ref.transpose(1, 0, 2, 3)):
+        return ("dw is transposed: your dw[f, c] holds the gradient of w[c, f]. Swap the first two "
+                "axes, .transpose(1, 0, 2, 3).")
+    if _close(got, ref.reshape(f, -1).T.reshape(ref.shape)):
+        return ("dw has the right shape but scrambled values: it is the (C*KH*KW, F) matrix "
+                "cols.T @ dout reshaped to (F, C, KH, KW) without transposing it first. "
+                "Transpose to (F, C*KH*KW), then reshape.")
+    if _close(got, ref[:, :, ::-1, ::-1]):
+        return ("dw is flipped. The weight gradient is a cross-correlation of the (padded) input "
+                "with dout, no flip: dw[f, c, a, b] = sum over n, i, j of dout[n, f, i, j] * "
+                "xp[n, c, i + a, j + b].")
+    n = x.shape[0]
+    if n > 1 and _close(got * n, ref):
+        return "dw is divided by the batch size; the gradient is a sum over the images, not a mean."
+    return ("dw is wrong. dw[f, c, a, b] = sum over n, i, j of dout[n, f, i, j] * "
+            "xp[n, c, i + a, j + b]: cross-correlate each padded input channel with each dout "
+            "channel, summed over the batch.")
+
+
+def _diagnose_db(got, ref, x, w, p, dout):
+    n, f, oh, ow = dout.shape
+    shapes = {(n, f): "summed over the positions but not over the batch",
+              (f, oh, ow): "summed over the batch but not over the positions",
+              (n, f, oh, ow): "not summed at all",
+              (n, f, oh): "summed over one spatial axis only",
+              (f, oh): "summed over the batch and one spatial axis only"}
+    if got.shape in shapes and got.shape != (f,):
+        return (f"db has shape {got.shape}: {shapes[got.shape]}. The bias b[f] is added to every "
+                f"output pixel of channel f in every image, so its gradient sums dout over the "
+                f"batch and both positions: dout.sum(axis=(0, 2, 3)), shape ({f},).")
+    if got.shape != ref.shape:
+        return f"db must have one entry per filter, shape ({f},); yours has shape {got.shape}."
+    if _close(got, dout.mean(axis=(0, 2, 3))) or _close(got, dout.sum(axis=(2, 3)).mean(axis=0)):
+        return "db is a mean; the gradient is a sum: dout.sum(axis=(0, 2, 3))."
+    if n > 1 and _close(got, dout[0].sum(axis=(1, 2))):
+        return "db counts only the first image; sum over the whole batch: dout.sum(axis=(0, 2, 3))."
+    return "db is wrong: it is dout summed over the batch and both positions, dout.sum(axis=(0, 2, 3))."
+
+
+def check_conv_backward(fn) -> Feedback:
+    """Gradient-check a learner's ``conv_backward(dout, x, w, padding=0) -> (dx, dw, db)``
+    (stride 1) and say which of dx, dw, db is wrong, and why when the mistake is a usual one."""
     if is_unfinished(fn):
-        return not_done("Write make_transfer_model(body, n_classes) returning Sequential(body, head).")
-    result = None
-    for n_classes in (5, 3):
-        result = _check_once(fn, n_classes)
-        if isinstance(result, Feedback):
-            return result
-    trainable, frozen = result
-    return correct(f"the body is frozen ({frozen:,} parameters kept) and the new head learns "
-                   f"({trainable:,} trainable parameters for 3 classes); one Adam step left the body "
-                   f"unchanged.")
+        return not_done("Hint: db is the easiest; start with db = dout.sum(axis=...).")
+    lines = []
+    for k, case in enumerate(CONV_BACKWARD_CASES):
+        x, w, b, p, dout = _case_data(case, seed=k)
+        args = [a.copy() for a in (dout, x, w)]
+        result, problem = call_learner(fn, *args, padding=p)
+        if problem is not None:
+            if not problem.done:
+                return problem
+            return wrong(f"For {_case_text(x, w, p)}: {problem.message}.")
+        if not isinstance(result, (tuple, list)) or len(result) != 3:
+            got = f"{len(result)} values" if isinstance(result, (tuple, list)) else type(result).__name__
+            return wrong(f"conv_backward must return three arrays, (dx, dw, db); yours returned {got}.")
+        if any(r is None for r in result):
+            missing = [nm for nm, r in zip(("dx", "dw", "db"), result) if r is None]
+            names = missing[0] if len(missing) == 1 else ", ".join(missing[:-1]) + " and " + missing[-1]
+            return not_done(f"{names} {'is' if len(missing) == 1 else 'are'} still None.")
+        try:
+            got = {nm: np.asarray(r, dtype=np.float64) for nm, r in zip(("dx", "dw", "db"), result)}
+        except (TypeError, ValueError) as exc:
+            return wrong(f"conv_backward must return three arrays of numbers: {exc}")
+        num = _numerical(x, w, b, p, dout)
+        report, wrong_ones = [], []
+        for nm in ("dx", "dw", "db"):
+            if got[nm].shape != num[nm].shape:
+                report.append(f"{nm}: shape {got[nm].shape}, expected {num[nm].shape}")
+                wrong_ones.append(nm)
+                continue
+            err = rel_error(got[nm], num[nm])
+            ok = err < TOLERANCE
+            report.append(f"{nm}: relative error {err:.1e} {'ok' if ok else 'WRONG'}")
+            if not ok:
+                wrong_ones.append(nm)
+        if wrong_ones:
+            diagnose = {"dx": _diagnose_dx, "dw": _diagnose_dw, "db": _diagnose_db}
+            why = [f"{nm}: {diagnose[nm](got[nm], num[nm], x, w, p, dout)}" for nm in wrong_ones]
+            return wrong(f"gradient check for {_case_text(x, w, p)} (against central differences, "
+                         f"float64; right is below {TOLERANCE:.0e}):\n  " + "\n  ".join(report)
+                         + "\n" + "\n".join(why))
+        lines.append(f"{_case_text(x, w, p)}: " + ", ".join(report))
+    return correct("dx, dw and db pass the gradient check on every test input:\n" + "\n".join(lines))

@@ -9,13 +9,14 @@ The steps all explorers end with (wiring, the box, the first draw) are
 
 The explorers, by lesson:
 
-* 01 ``conv_stepper`` (one window at a time), ``filter_explorer`` (classic filters on a
-  photograph), ``equivariance`` (shift the input, the feature map shifts the same way);
-* 02 ``output_size`` (where the windows land), ``value_stepper`` (the numbers, under stride and
-  padding), ``receptive_field`` (a stack of layers);
-* 03 ``channel_explorer`` (one filter on three channels: maps, sum, bias, ReLU);
-* 05 ``shift_invariance`` (pooling against a shift);
-* 08 ``feature_maps`` and ``saliency`` (inside a trained network).
+* 01 ``conv_stepper`` (one window at a time);
+* 02 ``filter_explorer`` (classic filters on a photograph), ``equivariance`` (shift the input,
+  the feature map shifts the same way);
+* 03 ``value_stepper`` (the numbers, under stride and padding);
+* 04 ``output_size`` (where the windows land), ``receptive_field`` (a stack of layers);
+* 05 ``channel_explorer`` (one filter on three channels: maps, sum, bias, ReLU);
+* 08 ``shift_invariance`` (pooling against a shift);
+* 12 ``feature_maps`` and ``saliency`` (inside a trained network).
 
 The browser test (tests/browser) times every one of them in JupyterLab, from a slider change
 to the new picture on the screen, against a budget of 100 ms.

@@ -1,4 +1,4 @@
-"""The channel explorer of lesson 03: one filter on a colour photograph, channel by channel.
+"""The channel explorer of lesson 05: one filter on a colour photograph, channel by channel.
 
 In the manner of CNN Explainer (Wang et al., 2020): a filter on a 3-channel image is three
 kernels, one per channel. Each kernel slides over its own channel and gives one map; the three
@@ -33,7 +33,7 @@ CHANNELS = ("red", "green", "blue")
 
 _SOBEL = np.array([[1, 0, -1],
                    [2, 0, -2],
-                   [1, 0, -1]], dtype=np.float32)       # vertical edges: left minus right (lesson 03)
+                   [1, 0, -1]], dtype=np.float32)       # vertical edges: left minus right (lesson 05)
 _ZERO = np.zeros((3, 3), np.float32)
 _CENTRE = np.pad(np.ones((1, 1), np.float32), 1)        # identity: a single 1 in the centre
 
@@ -41,7 +41,7 @@ _CENTRE = np.pad(np.ones((1, 1), np.float32), 1)        # identity: a single 1 i
 #: (red, green, blue), and a sentence on what it finds.
 PRESETS = {
     "red − blue vertical edges": (np.stack([_SOBEL, _ZERO, -_SOBEL]),
-                                  "Sobel on red, nothing on green, minus Sobel on blue (lesson 03's "
+                                  "Sobel on red, nothing on green, minus Sobel on blue (lesson 05's "
                                   "example): gray edges cancel, edges between reddish and bluish "
                                   "regions remain"),
     "vertical edges, all channels": (np.stack([_SOBEL, _SOBEL, _SOBEL]) / 3,

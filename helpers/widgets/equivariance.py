@@ -6,7 +6,7 @@ symbols, conv(shift(x)) = shift(conv(x)): the convolution is *equivariant* to tr
 (이동 등변성). The explorer computes both sides with ``helpers.conv.conv2d`` ("same" zero
 padding, so that every map has the input's size) and shows their difference: zero everywhere
 except in a band along the border, where the zero padding and the pixels that moved in or out
-of the frame are read. (Lesson 05's shift explorer takes the next step: pooling after the
+of the frame are read. (Lesson 08's shift explorer takes the next step: pooling after the
 convolution makes the output change *less* under a shift, an approximate invariance.)
 
 Driven from code::

@@ -1,6 +1,6 @@
 """Classic hand-made filters on a real photograph, chosen from a dropdown.
 
-Before CNNs, people designed these kernels by hand; a CNN learns its own (lesson 08 shows that
+Before CNNs, people designed these kernels by hand; a CNN learns its own (lesson 12 shows that
 the first layer of a trained network learns edge and blob detectors much like these).
 ``make_filter`` builds each kernel; ``filter_explorer`` applies it to the photograph with
 ``helpers.conv.conv2d`` ("valid": no padding, so the output is kernel_size - 1 pixels smaller).
@@ -178,7 +178,7 @@ def filter_explorer(image=None, name="sobel x", size=3, dpi=72):
         image_w.value, _ = blit_png(fig, [])
         caption.value = (f"<b>{key}</b>: {_DESCRIPTIONS[key]}. The output is {n - 1} pixel(s) smaller "
                          f"in each direction than the input ({img.shape[0]}×{img.shape[1]} → "
-                         f"{out.shape[0]}×{out.shape[1]}): no padding, see lesson 02.")
+                         f"{out.shape[0]}×{out.shape[1]}): no padding, see lesson 03.")
         timing.append(1000 * (time.perf_counter() - t0))
         del timing[:-50]
 

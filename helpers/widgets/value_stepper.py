@@ -1,4 +1,4 @@
-"""The value stepper of lesson 02: a convolution with numbers, under stride and padding sliders.
+"""The value stepper of lesson 03: a convolution with numbers, under stride and padding sliders.
 
 Where ``output_size_explorer`` shows *where* the windows land, this explorer shows *what they
 compute*. It draws the zero-padded input with every value written in it (the padding hatched

@@ -30,16 +30,16 @@ NOTEBOOKS = Path(os.environ.get("CNN_COURSE_NOTEBOOKS") or ROOT / "notebooks")  
 #: be added here (test_every_explorer_in_the_lessons_is_timed checks that).
 EXPLORERS = {
     "cnn-conv-stepper": ("01_convolution.ipynb", ["window #"]),
-    "cnn-filter-explorer": ("01_convolution.ipynb", ["size (pixels)"]),
-    "cnn-equivariance": ("01_convolution.ipynb", ["dx: shift right (pixels)"]),
-    "cnn-output-size": ("02_padding_stride.ipynb", ["padding p (pixels)", "stride s (pixels)"]),
-    "cnn-value-stepper": ("02_padding_stride.ipynb", ["padding p (pixels)", "window #"]),
-    "cnn-receptive-field": ("02_padding_stride.ipynb", ["input size (pixels)"]),
-    "cnn-channel-explorer": ("03_channels_filters.ipynb", ["output column j (pixels)",
+    "cnn-filter-explorer": ("02_filters.ipynb", ["size (pixels)"]),
+    "cnn-equivariance": ("02_filters.ipynb", ["dx: shift right (pixels)"]),
+    "cnn-output-size": ("04_receptive_field.ipynb", ["padding p (pixels)", "stride s (pixels)"]),
+    "cnn-value-stepper": ("03_padding_stride.ipynb", ["padding p (pixels)", "window #"]),
+    "cnn-receptive-field": ("04_receptive_field.ipynb", ["input size (pixels)"]),
+    "cnn-channel-explorer": ("05_channels_filters.ipynb", ["output column j (pixels)",
                                                            "bias b (added everywhere)"]),
-    "cnn-shift-invariance": ("05_pooling.ipynb", ["shift (pixels)"]),
-    "cnn-feature-maps": ("08_visualizing.ipynb", ["test image #"]),
-    "cnn-saliency": ("08_visualizing.ipynb", ["test image #"]),
+    "cnn-shift-invariance": ("08_pooling.ipynb", ["shift (pixels)"]),
+    "cnn-feature-maps": ("12_visualizing.ipynb", ["test image #"]),
+    "cnn-saliency": ("12_visualizing.ipynb", ["test image #"]),
 }
 #: The cells that put the newer explorers into their lessons (for the message when one is missing).
 CELLS = {
@@ -185,7 +185,7 @@ def html_text(scope, index=0):
     return scope.locator(".widget-html-content").nth(index).inner_text()
 
 
-def test_convolution_stepper_and_filter_explorer(lesson, update_times):
+def test_convolution_stepper(lesson, update_times):
     page = lesson("01_convolution.ipynb")
     run_clean(page, timeout=300)
     slow = []
@@ -202,6 +202,14 @@ def test_convolution_stepper_and_filter_explorer(lesson, update_times):
     assert f"out[{i}, {j}]" in after_eq, after_eq
     assert image_src(stepper) != before_img, "the highlighted window did not move in the picture"
     page.shot("stepper after", stepper)
+    slow += update_times_over_budget(page, "cnn-conv-stepper", update_times)
+    assert_fast(page, slow)
+
+
+def test_filter_explorer_and_equivariance(lesson, update_times):
+    page = lesson("02_filters.ipynb")
+    run_clean(page, timeout=300)
+    slow = []
 
     explorer = page.widget("cnn-filter-explorer")
     before_img, before_caption = image_src(explorer), html_text(explorer)
@@ -216,7 +224,6 @@ def test_convolution_stepper_and_filter_explorer(lesson, update_times):
     assert page.wait_until_changed(lambda: image_src(explorer), before_img)
     page.shot("filter gaussian larger", explorer)
 
-    slow += update_times_over_budget(page, "cnn-conv-stepper", update_times)
     # the filter explorer shows the Gaussian now, whose size slider is on
     slow += update_times_over_budget(page, "cnn-filter-explorer", update_times)
 
@@ -243,8 +250,39 @@ def expected_out(n, k, s, p, d):
     return (n + 2 * p - (d * (k - 1) + 1)) // s + 1
 
 
+def test_value_stepper(lesson, update_times):
+    page = lesson("03_padding_stride.ipynb")
+    run_clean(page, timeout=300)
+    slow = []
+    # The value stepper: the numbers behind one output, under stride and padding.
+    vs = explorer_box(page, "cnn-value-stepper")
+    equation = lambda: html_text(vs)
+    before = equation()
+    assert "out[0, 0] = " in before and "5 of the 9 products read a padding zero" in before, before
+    page.shot("value stepper start", vs)
+    assert page.set_slider(vs, "stride s (pixels)", 2) == "2"
+    text = page.wait_until_changed(equation, before)
+    assert "⌊(5 + 2·1 − 3) / 2⌋ + 1 = 2 + 1 = 3" in text, text
+    before_img = image_src(vs)
+    assert page.nudge_slider(vs, "window #", +4) == "4"
+    text = page.wait_until_changed(equation, text)
+    assert "out[1, 1] = " in text, text
+    assert image_src(vs) != before_img
+    page.shot("value stepper stride 2 window 4", vs)
+    page.set_slider(vs, "padding p (pixels)", 0)
+    before = equation()
+    page.set_slider(vs, "input size N (pixels)", 2)
+    text = page.wait_until_changed(equation, before)
+    assert "ValueError" in text and "larger than the padded input" in text, text
+    page.shot("value stepper kernel does not fit", vs)
+    page.set_slider(vs, "input size N (pixels)", 5)
+    page.set_slider(vs, "padding p (pixels)", 1)
+    slow += update_times_over_budget(page, "cnn-value-stepper", update_times)
+    assert_fast(page, slow)
+
+
 def test_output_size_explorer_and_receptive_field(lesson, update_times):
-    page = lesson("02_padding_stride.ipynb")
+    page = lesson("04_receptive_field.ipynb")
     run_clean(page, timeout=300)
     slow = []
 
@@ -290,35 +328,11 @@ def test_output_size_explorer_and_receptive_field(lesson, update_times):
     page.shot("receptive field after adding a layer", rf)
     slow += update_times_over_budget(page, "cnn-receptive-field", update_times)
 
-    # The value stepper: the numbers behind one output, under stride and padding.
-    vs = explorer_box(page, "cnn-value-stepper")
-    equation = lambda: html_text(vs)
-    before = equation()
-    assert "out[0, 0] = " in before and "5 of the 9 products read a padding zero" in before, before
-    page.shot("value stepper start", vs)
-    assert page.set_slider(vs, "stride s (pixels)", 2) == "2"
-    text = page.wait_until_changed(equation, before)
-    assert "⌊(5 + 2·1 − 3) / 2⌋ + 1 = 2 + 1 = 3" in text, text
-    before_img = image_src(vs)
-    assert page.nudge_slider(vs, "window #", +4) == "4"
-    text = page.wait_until_changed(equation, text)
-    assert "out[1, 1] = " in text, text
-    assert image_src(vs) != before_img
-    page.shot("value stepper stride 2 window 4", vs)
-    page.set_slider(vs, "padding p (pixels)", 0)
-    before = equation()
-    page.set_slider(vs, "input size N (pixels)", 2)
-    text = page.wait_until_changed(equation, before)
-    assert "ValueError" in text and "larger than the padded input" in text, text
-    page.shot("value stepper kernel does not fit", vs)
-    page.set_slider(vs, "input size N (pixels)", 5)
-    page.set_slider(vs, "padding p (pixels)", 1)
-    slow += update_times_over_budget(page, "cnn-value-stepper", update_times)
     assert_fast(page, slow)
 
 
 def test_pooling_shift_explorer(lesson, update_times):
-    page = lesson("05_pooling.ipynb")
+    page = lesson("08_pooling.ipynb")
     run_clean(page, timeout=300)
     slow = []
     ex = page.widget("cnn-shift-invariance")
@@ -337,7 +351,7 @@ def test_pooling_shift_explorer(lesson, update_times):
 
 
 def test_channel_explorer(lesson, update_times):
-    page = lesson("03_channels_filters.ipynb")
+    page = lesson("05_channels_filters.ipynb")
     run_clean(page, timeout=600)
     slow = []
     ce = explorer_box(page, "cnn-channel-explorer")
@@ -361,7 +375,7 @@ def test_channel_explorer(lesson, update_times):
 
 
 def test_feature_maps_and_saliency_explorers(lesson, update_times):
-    page = lesson("08_visualizing.ipynb")
+    page = lesson("12_visualizing.ipynb")
     run_clean(page, timeout=900)
     slow = []
 

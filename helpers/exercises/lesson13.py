@@ -1,4 +1,4 @@
-"""Exercises of lesson 09 (landmark architectures): counting a convolution's multiply-adds, and
+"""Exercises of lesson 13 (landmark architectures): counting a convolution's multiply-adds, and
 building a residual block that halves the feature map."""
 from __future__ import annotations
 
