@@ -1,8 +1,8 @@
-"""Lesson 08 widgets, driven from code: set a control's value, check what the learner would see."""
+"""Lesson 12 widgets, driven from code: set a control's value, check what the learner would see."""
 import numpy as np
 import pytest
 
-from helpers.exercises import lesson07, lesson08
+from helpers.exercises import lesson11, lesson12
 from helpers.widgets.feature_maps import feature_map_explorer, tile_maps
 from helpers.widgets.saliency import saliency_explorer
 
@@ -21,7 +21,7 @@ def images():
 
 @pytest.fixture(scope="module")
 def models():
-    return {"SimpleConvNet": lesson07.simple_convnet(seed=0), "deeper": lesson08.deeper_convnet(seed=0)}
+    return {"SimpleConvNet": lesson11.simple_convnet(seed=0), "deeper": lesson12.deeper_convnet(seed=0)}
 
 
 # --- tile_maps -------------------------------------------------------------------------------
@@ -139,3 +139,108 @@ def test_saliency_explorer_rejects_bad_arguments(models, images):
         saliency_explorer(models["SimpleConvNet"], x, y, NAMES, measure="loss")
     with pytest.raises(ValueError):
         saliency_explorer(models["SimpleConvNet"], x[:, 0], y, NAMES)
+
+
+def test_saliency_explorer_computes_each_setting_once_and_keeps_its_figure(models, images, monkeypatch):
+    from helpers import interpret
+    x, y, raw = images
+    calls = {"occlusion": [], "gradient": []}
+    occlusion_map, gradient_saliency = interpret.occlusion_map, interpret.gradient_saliency
+
+    def counted_occlusion(model, image, target, **kw):
+        calls["occlusion"].append((target, kw["patch_size"], kw["score"]))
+        return occlusion_map(model, image, target, **kw)
+
+    def counted_gradient(model, image, target, **kw):
+        calls["gradient"].append((target, kw["n_samples"]))
+        return gradient_saliency(model, image, target, **kw)
+
+    monkeypatch.setattr(interpret, "occlusion_map", counted_occlusion)
+    monkeypatch.setattr(interpret, "gradient_saliency", counted_gradient)
+    w = saliency_explorer(models["SimpleConvNet"], x, y, NAMES, pixels=raw, index=1)
+    fig, pictures, axes = w.figure, [ax.images[0] for ax in w.figure.axes[:3]], list(w.figure.axes)
+    assert len(calls["occlusion"]) == len(calls["gradient"]) == 1
+    first = (w.image.value, w.caption.value, w.state["occlusion"], w.state["saliency"])
+
+    w.controls["patch"].value = 10                      # new occlusion map, same gradient
+    assert len(calls["occlusion"]) == 2 and len(calls["gradient"]) == 1
+    w.controls["smooth"].value = True                   # new gradient, same occlusion map
+    assert len(calls["occlusion"]) == 2 and len(calls["gradient"]) == 2
+    w.controls["image"].value = 2
+    assert len(calls["occlusion"]) == 3 and len(calls["gradient"]) == 3
+    tenth = w.image.value
+
+    # back to settings seen before: nothing is computed again, the picture is the same
+    w.controls["image"].value = 1
+    w.controls["smooth"].value = False
+    w.controls["patch"].value = 6
+    assert len(calls["occlusion"]) == 3 and len(calls["gradient"]) == 3
+    assert w.state["occlusion"] is first[2] and w.state["saliency"] is first[3]
+    assert w.image.value == first[0] and w.caption.value == first[1]
+    w.controls["patch"].value = 10
+    w.controls["smooth"].value = True
+    w.controls["image"].value = 2
+    assert w.image.value == tenth
+    assert len(calls["occlusion"]) == 3 and len(calls["gradient"]) == 3
+
+    # another class to explain is another map; the measure too
+    w.controls["target"].value = "Bag"
+    w.controls["measure"].value = "probability"
+    assert calls["occlusion"][-2:] == [(8, 10, "logit"), (8, 10, "probability")]
+    assert len(w.timing) == 12
+
+    # one figure throughout, changed in place
+    assert w.figure is fig and list(fig.axes) == axes
+    assert [ax.images[0] for ax in fig.axes[:3]] == pictures and all(len(ax.images) == 1 for ax in fig.axes[:3])
+    assert np.allclose(pictures[1].get_array(), w.state["occlusion"].heat)
+
+
+def test_saliency_explorer_keeps_a_bounded_number_of_maps(models, images, monkeypatch):
+    from helpers import interpret
+    from helpers.widgets import saliency
+    x, y, raw = images
+    monkeypatch.setattr(saliency, "CACHE_SIZE", 4)
+    count = []
+    occlusion_map = interpret.occlusion_map
+    monkeypatch.setattr(interpret, "occlusion_map", lambda *a, **kw: count.append(1) or occlusion_map(*a, **kw))
+    w = saliency_explorer(models["SimpleConvNet"], x, y, NAMES, pixels=raw, index=0)
+    for i in (1, 2, 3, 4, 5):                           # 5 more images: 10 maps, 4 kept
+        w.controls["image"].value = i
+    assert len(count) == 6
+    w.controls["image"].value = 4                       # still kept
+    assert len(count) == 6
+    w.controls["image"].value = 0                       # dropped long ago: computed again
+    assert len(count) == 7
+
+
+@pytest.mark.parametrize("names", [NAMES, [n + " (a long name)" for n in NAMES]])
+def test_saliency_explorer_blitted_picture_is_the_full_drawing(models, images, names):
+    """The explorer draws only what changes on a kept background, and copies back the pixels of
+    titles it has drawn before; the picture must be what a drawing of the whole figure shows (up
+    to a few pixels where tick marks meet the frames). Long names make the titles overlap."""
+    import io
+
+    from PIL import Image
+    x, y, raw = images
+    w = saliency_explorer(models["SimpleConvNet"], x, y, names, pixels=raw, index=3, target=names[8])
+
+    def full_drawing():
+        moving = w.figure.findobj(lambda a: a.get_animated())
+        for artist in moving:
+            artist.set_animated(False)
+        w.figure.canvas.draw()
+        full = np.asarray(w.figure.canvas.buffer_rgba()).astype(int)
+        for artist in moving:
+            artist.set_animated(True)
+        return full
+
+    moves = [("image", 4), ("patch", 4), ("image", 2), ("target", "predicted class"), ("image", 3),
+             ("patch", 6), ("image", 4), ("target", names[8])]      # the last two: revisits
+    for name, value in [(None, None), *moves]:
+        if name:
+            w.controls[name].value = value
+        blitted = np.asarray(Image.open(io.BytesIO(w.image.value)).convert("RGBA")).astype(int)
+        full = full_drawing()
+        assert blitted.shape == full.shape
+        differ = np.abs(blitted - full).max(axis=-1)
+        assert (differ > 0).sum() < 60 and differ.max() < 40, (name, value, (differ > 0).sum(), differ.max())
