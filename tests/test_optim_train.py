@@ -333,3 +333,230 @@ def test_fit_is_the_loop_written_out():
         assert h.acc[epoch] == correct / 50
     for k, v in ref.state_dict().items():
         np.testing.assert_allclose(model.state_dict()[k], v, rtol=1e-6, atol=1e-7)
+
+
+# --------------------------------------------------------------------------------------------
+# progress within an epoch: fit(log_every=...), History.blocks, plots.LiveCurves
+# --------------------------------------------------------------------------------------------
+class SpyLoss(SoftmaxCrossEntropy):
+    """Remembers (loss, batch size, correct answers) of every training batch: a forward that a
+    backward follows (evaluate's forwards have none)."""
+
+    def __init__(self):
+        super().__init__()
+        self.batches, self._last = [], None
+
+    def forward(self, logits, y, train=True):
+        value = super().forward(logits, y, train)
+        self._last = (value, len(y), int((np.asarray(logits).argmax(axis=1) == y).sum()))
+        return value
+
+    def backward(self, dout=1.0):
+        self.batches.append(self._last)
+        return super().backward(dout)
+
+
+# 650 training images in batches of 8: 82 steps an epoch, the last one of 2 images
+N_TRAIN, BATCH = 650, 8
+STEPS = -(-N_TRAIN // BATCH)
+LOG_EVERY = STEPS // 20                       # 4: blocks of 4 steps, the last one of 2
+BLOCKS = -(-STEPS // LOG_EVERY)               # 21 an epoch
+
+
+def train_blocks(epochs=2, loss=None, **kw):
+    x, y = toy_data(720)
+    model = toy_model()
+    loss = SoftmaxCrossEntropy() if loss is None else loss
+    h = fit(model, loss, Adam(model.parameters(), lr=0.01), x[:N_TRAIN], y[:N_TRAIN],
+            epochs=epochs, batch_size=BATCH, validation=(x[N_TRAIN:], y[N_TRAIN:]),
+            progress=False, **kw)
+    return model, h
+
+
+def test_blocks_give_at_least_20_points_an_epoch_at_fractional_epochs():
+    assert (STEPS, LOG_EVERY, BLOCKS) == (82, 4, 21)
+    _, h = train_blocks(log_every=LOG_EVERY)
+    assert len(h.blocks) == 2 * BLOCKS >= 2 * 20
+    for e in range(2):
+        recs = h.blocks[e * BLOCKS:(e + 1) * BLOCKS]
+        assert [r["step"] for r in recs] == [e * STEPS + min(b * LOG_EVERY, STEPS)
+                                             for b in range(1, BLOCKS + 1)]
+        # each block ends after 4 * 8 = 32 more images; the epoch's last one ends the epoch
+        expected = [e + min(b * LOG_EVERY * BATCH, N_TRAIN) / N_TRAIN for b in range(1, BLOCKS + 1)]
+        assert [r["epoch"] for r in recs] == pytest.approx(expected, rel=1e-12)
+        assert recs[-1]["epoch"] == e + 1
+    assert set(h.blocks[0]) == {"step", "epoch", "loss", "acc", "val_loss", "val_acc"}
+    assert f"{2 * BLOCKS} block records" in repr(h)
+    assert h.as_dict()["blocks"] == h.blocks and h.as_dict()["blocks"][0] is not h.blocks[0]
+
+
+def test_block_numbers_are_the_means_of_their_batches():
+    spy = SpyLoss()
+    _, h = train_blocks(loss=spy, log_every=LOG_EVERY)
+    assert len(spy.batches) == 2 * STEPS
+    for e in range(2):
+        epoch_batches = spy.batches[e * STEPS:(e + 1) * STEPS]
+        for b in range(BLOCKS):
+            part = epoch_batches[b * LOG_EVERY:(b + 1) * LOG_EVERY]
+            losses, sizes, right = (np.array(c) for c in zip(*part))
+            rec = h.blocks[e * BLOCKS + b]
+            # means over the block's images: each batch weighs by its size
+            assert rec["loss"] == pytest.approx(np.average(losses, weights=sizes), rel=1e-12)
+            assert rec["acc"] == right.sum() / sizes.sum()
+            if b < BLOCKS - 1:            # full batches: the plain mean of the batch losses
+                assert rec["loss"] == pytest.approx(losses.mean(), rel=1e-12)
+        # and the epoch's number is still the mean over all its images
+        losses, sizes, right = (np.array(c) for c in zip(*epoch_batches))
+        assert h.loss[e] == pytest.approx(np.average(losses, weights=sizes), rel=1e-12)
+    assert sizes[-1] == N_TRAIN % BATCH == 2 and len(part) == STEPS % LOG_EVERY == 2
+
+
+def test_per_epoch_numbers_are_bit_identical_with_or_without_blocks():
+    # BatchNorm and Dropout in the model; the subset evaluated after every block
+    m1, h1 = train_blocks(epochs=3)
+    m2, h2 = train_blocks(epochs=3, log_every=3, val_every=1, val_subset=25,
+                          on_block=lambda history: None, callback=lambda e, history: None)
+    m3, h3 = train_blocks(epochs=3, log_every=LOG_EVERY)
+    for key in ("loss", "acc", "val_loss", "val_acc"):
+        assert getattr(h1, key) == getattr(h2, key) == getattr(h3, key), key
+    for k, v in m1.state_dict().items():
+        np.testing.assert_array_equal(m2.state_dict()[k], v)
+        np.testing.assert_array_equal(m3.state_dict()[k], v)
+    assert h1.blocks == [] and len(h2.blocks) == 3 * 28
+    _, h4 = train_blocks(epochs=3, log_every=LOG_EVERY)
+    assert h4.as_dict()["blocks"] == h3.as_dict()["blocks"]       # the blocks are seeded too
+
+
+def test_validation_subset_is_evaluated_as_often_as_documented(monkeypatch):
+    from helpers import train
+    from helpers.train import validation_subset
+
+    sizes, labels = [], []
+
+    def counting(model, loss, x, y, batch_size=256):
+        sizes.append(len(x))
+        labels.append(np.array(y))
+        return evaluate(model, loss, x, y, batch_size)
+    monkeypatch.setattr(train, "evaluate", counting)
+    # documented: epochs * floor(blocks_per_epoch / val_every) subset checks, after blocks
+    # val_every, 2 val_every, ... of each epoch; the whole set once after each epoch
+    _, h = train_blocks(epochs=2, log_every=LOG_EVERY, val_every=5, val_subset=30)
+    assert sizes == 2 * ([30] * (BLOCKS // 5) + [70]) == 2 * [30, 30, 30, 30, 70]
+    y_val = toy_data(720)[1][N_TRAIN:]
+    for i in (0, 1, 2, 3, 5, 8):                 # the same, evenly spread subset every time
+        np.testing.assert_array_equal(labels[i], y_val[validation_subset(70, 30)])
+    checked = [i % BLOCKS + 1 for i, r in enumerate(h.blocks) if r["val_loss"] is not None]
+    assert checked == [5, 10, 15, 20] * 2
+    assert all((r["val_acc"] is None) == (r["val_loss"] is None) for r in h.blocks)
+    assert all(0 <= r["val_acc"] <= 1 and r["val_loss"] > 0 for r in h.blocks
+               if r["val_acc"] is not None)
+    for kw, expected in ((dict(log_every=LOG_EVERY, val_every=None), [70, 70]),
+                         (dict(log_every=LOG_EVERY, val_every=7, val_subset=None), [70] * 8),
+                         (dict(val_every=1), [70, 70])):          # no log_every: as before
+        sizes.clear()
+        train_blocks(**kw)
+        assert sizes == expected, kw
+    # the subset: spread evenly over the validation set, the same images every time
+    pick = validation_subset(70, 30)
+    assert len(pick) == len(set(pick)) == 30 and pick[0] == 0 and np.all(np.diff(pick) >= 2)
+    np.testing.assert_array_equal(validation_subset(10, 30), np.arange(10))
+    np.testing.assert_array_equal(validation_subset(10, None), np.arange(10))
+
+
+def test_on_block_after_each_block_and_the_epoch_callback_unchanged():
+    seen, epochs = [], []
+    _, h = train_blocks(log_every=LOG_EVERY,
+                        on_block=lambda history: seen.append(
+                            (len(history.blocks), len(history.loss), len(history.val_loss))),
+                        callback=lambda epoch, history: epochs.append((epoch, len(history.blocks))))
+    # within an epoch the block alone is new; the epoch's last block comes with the epoch's numbers
+    assert seen == [(b, 0, 0) for b in range(1, BLOCKS)] + [(BLOCKS, 1, 1)] + \
+        [(b, 1, 1) for b in range(BLOCKS + 1, 2 * BLOCKS)] + [(2 * BLOCKS, 2, 2)]
+    assert epochs == [(1, BLOCKS), (2, 2 * BLOCKS)]
+
+
+def test_block_arguments_are_checked():
+    x, y = toy_data(40)
+    model = toy_model()
+    for kw, name in ((dict(log_every=0), "log_every"), (dict(log_every=2.5), "log_every"),
+                     (dict(val_every=0), "val_every"), (dict(val_subset=-1), "val_subset")):
+        with pytest.raises(ValueError, match=rf"{name} must be a positive int or None"):
+            fit(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1), x, y,
+                progress=False, **kw)
+
+
+def curve_axes_labelled(fig):
+    """Both panels (loss, accuracy) have a title, axis labels, lines with data and a legend."""
+    assert [ax.get_title() for ax in fig.axes] == ["Loss", "Accuracy"]
+    assert [ax.get_ylabel() for ax in fig.axes] == ["loss", "accuracy"]
+    assert all(ax.get_xlabel() == "epoch" for ax in fig.axes)
+    for ax in fig.axes:
+        assert any(len(line.get_xdata()) for line in ax.lines)
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert any(t.startswith("train") for t in labels)
+        assert any(t.startswith("validation") for t in labels)
+
+
+def test_live_curves_redraw_when_a_block_comes(capsys):
+    from helpers import plots
+
+    _, h = train_blocks(log_every=LOG_EVERY, val_every=5, val_subset=30)
+    live = plots.LiveCurves(epochs=2, interval_ms=0)     # outside Jupyter: keeps the figure
+    assert live.display is False and live.updates == 0
+    partial = History()
+    pictures = [live.png]
+    for b in range(3):                                   # three blocks of epoch 1
+        partial.blocks.append(h.blocks[b])
+        live(partial)
+        pictures.append(live.png)
+    assert live.updates == live.calls == 3
+    assert len(set(pictures)) == 4                       # every call changed the image
+    assert "epoch 0.15 of 2" in live.fig._suptitle.get_text()
+    live(h)                                              # the whole run, as fit's callback
+    assert live.png != pictures[-1] and live.updates == 4
+    assert "after epoch 2 of 2" in live.fig._suptitle.get_text()
+    curve_axes_labelled(live.fig)
+    loss_ax = live.fig.axes[0]
+    train_line = next(l for l in loss_ax.lines if l.get_label().startswith("train"))
+    np.testing.assert_array_equal(train_line.get_xdata(), [r["epoch"] for r in h.blocks])
+    np.testing.assert_array_equal(train_line.get_ydata(), [r["loss"] for r in h.blocks])
+    live(2, h)                                           # nothing new: no redraw
+    assert live.updates == 4 and live.calls == 5
+    assert capsys.readouterr().out == ""                 # nothing printed outside Jupyter
+
+
+def test_live_curves_wait_between_redraws_but_not_at_an_epoch_end():
+    from helpers import plots
+
+    live = plots.LiveCurves(epochs=2, interval_ms=10 ** 9)   # never "time" again in this test
+    _, h = train_blocks(log_every=LOG_EVERY, on_block=live, callback=live)
+    # the first call draws; later ones within an epoch wait; each epoch's end redraws
+    assert live.calls == 2 * BLOCKS + 2 and live.updates == 3
+    assert live.history is h
+    curve_axes_labelled(live.fig)
+    # as a per-epoch callback only, as lesson 11 uses it
+    live = plots.LiveCurves(epochs=2)
+    train_blocks(callback=live)
+    assert live.updates == live.calls == 2
+    curve_axes_labelled(live.fig)
+
+
+def test_final_curves_from_a_history_with_blocks():
+    import matplotlib.pyplot as plt
+    from helpers import plots
+
+    _, h = train_blocks(log_every=LOG_EVERY, val_every=5, val_subset=30)
+    fig = plots.curves(h, title="toy run")
+    try:
+        curve_axes_labelled(fig)
+        assert fig._suptitle.get_text() == "toy run"
+        lines = {l.get_label(): l for l in fig.axes[1].lines}
+        sub = lines["validation (subset, within epochs)"]
+        assert len(sub.get_xdata()) == 8                 # 4 checks an epoch
+        full = lines["validation (whole set, end of epoch)"]
+        np.testing.assert_array_equal(full.get_xdata(), [1, 2])
+        np.testing.assert_array_equal(full.get_ydata(), h.val_acc)
+        colours = {l.get_color() for l in fig.axes[0].lines}
+        assert colours == {"#0072B2", "#D55E00"}         # Okabe-Ito blue and vermilion
+    finally:
+        plt.close(fig)
