@@ -5,7 +5,7 @@ import pytest
 
 from helpers import conv
 from helpers.widgets.conv_stepper import EXAMPLE_IMAGE, EXAMPLE_KERNEL, conv_stepper, window_equation
-from helpers.widgets.filter_explorer import FILTERS, filter_explorer, make_filter
+from helpers.widgets.filter_explorer import FILTERS, apply_filter, filter_explorer, make_filter
 from helpers.widgets.output_size import formula_html, geometry, keras_same_padding, output_size_explorer
 from helpers.widgets.receptive_field import (influence_1d, influence_map, layer, receptive_field_explorer,
                                              receptive_field_table)
@@ -276,3 +276,85 @@ def test_receptive_field_explorer_drops_layers_when_the_input_shrinks():
     assert rf.state["rf"] == 16
     rf.controls["n"].value = 8
     assert len(rf.state["layers"]) == 3 and "removed layers" in rf.message.value
+
+
+def _full_drawing(fig):
+    """The figure drawn in full, every part included (the explorers animate the parts that
+    change, which a plain drawing leaves out): an (H, W, 4) int array."""
+    moving = fig.findobj(lambda a: a.get_animated())
+    for artist in moving:
+        artist.set_animated(False)
+    fig.canvas.draw()
+    full = np.asarray(fig.canvas.buffer_rgba()).astype(int)
+    for artist in moving:
+        artist.set_animated(True)
+    return full
+
+
+def _png_pixels(png):
+    import io
+
+    from PIL import Image
+    return np.asarray(Image.open(io.BytesIO(bytes(png))).convert("RGBA")).astype(int)
+
+
+def test_filter_explorer_computes_each_setting_once_and_keeps_its_figure(small_photo, monkeypatch):
+    from helpers.widgets import filter_explorer as module
+    calls = []
+    apply_filter = module.apply_filter
+    monkeypatch.setattr(module, "apply_filter", lambda img, k: calls.append(k.shape) or apply_filter(img, k))
+    fe = filter_explorer(small_photo, name="gaussian", size=5)
+    fig, axes, pictures = fe.figure, list(fe.figure.axes), [ax.images[0] for ax in fe.figure.axes[:3]]
+    first = (bytes(fe.image.value), fe.caption.value, fe.state["out"])
+    assert calls == [(5, 5)]
+    for size in (7, 9, 7, 5, 9):                         # 7 and 9 are new, then all seen before
+        fe.controls["size"].value = size
+    assert calls == [(5, 5), (7, 7), (9, 9)]
+    assert fe.state["out"].shape == (32, 24) and fe.state["kernel"].shape == (9, 9)
+    fe.controls["filter"].value = "sobel y"              # a new filter is a new setting
+    fe.controls["filter"].value = "gaussian"             # back to gaussian 9: seen
+    assert calls == [(5, 5), (7, 7), (9, 9), (3, 3)]
+    fe.controls["size"].value = 5
+    assert fe.state["out"] is first[2] and bytes(fe.image.value) == first[0] and fe.caption.value == first[1]
+    assert len(calls) == 4 and len(fe.timing) == 9
+    # one figure throughout, changed in place
+    assert fe.figure is fig and list(fig.axes) == axes
+    assert [ax.images[0] for ax in fig.axes[:3]] == pictures
+    assert all(len(ax.images) == 1 for ax in fig.axes[:3])
+    np.testing.assert_array_equal(pictures[2].get_array(), fe.state["out"])
+
+
+def test_filter_explorer_keeps_a_bounded_number_of_settings(small_photo, monkeypatch):
+    from helpers.widgets import filter_explorer as module
+    monkeypatch.setattr(module, "CACHE_SIZE", 2)
+    calls = []
+    apply_filter = module.apply_filter
+    monkeypatch.setattr(module, "apply_filter",
+                        lambda img, k: calls.append(k.shape[0]) or apply_filter(img, k))
+    fe = filter_explorer(small_photo, name="box blur", size=3)
+    for size in (5, 7, 5):                               # 5 is still kept: 3 computed
+        fe.controls["size"].value = size
+    assert calls == [3, 5, 7]
+    fe.controls["size"].value = 3                        # dropped: computed again
+    assert calls == [3, 5, 7, 3]
+    np.testing.assert_array_equal(fe.state["out"], apply_filter(small_photo, make_filter("box blur", 3)))
+    assert fe.state["out"].shape == (38, 30) and bytes(fe.image.value).startswith(PNG)
+
+
+def test_filter_explorer_blitted_picture_is_the_full_drawing(small_photo):
+    """The explorer draws only what changes on a kept background, copies back the pixels of
+    ticks, colour bars and titles it has drawn before, and shows a kept picture for a setting it
+    has shown before; the picture must be what a drawing of the whole figure shows (up to a few
+    pixels where tick marks meet the frames)."""
+    fe = filter_explorer(small_photo)
+    moves = [("filter", "gaussian"), ("size", 9), ("size", 15), ("size", 5), ("filter", "laplacian"),
+             ("filter", "box blur"), ("size", 3), ("filter", "sharpen"), ("filter", "identity"),
+             ("size", 9), ("filter", "gaussian"), ("filter", "sobel x"), ("filter", "box blur"),
+             ("size", 5), ("filter", "gaussian")]         # the last five: revisits, or new at a seen size
+    for name, value in [(None, None), *moves]:
+        if name:
+            fe.controls[name].value = value
+        shown, full = _png_pixels(fe.image.value), _full_drawing(fe.figure)
+        assert shown.shape == full.shape
+        differ = np.abs(shown - full).max(axis=-1)
+        assert (differ > 0).sum() < 40 and differ.max() < 40, (name, value, (differ > 0).sum(), differ.max())

@@ -93,6 +93,96 @@ def test_feature_map_explorer_accepts_a_single_model_and_checks_shapes(models, i
         feature_map_explorer(models["deeper"], x, y[:3], NAMES)
 
 
+def _full_drawing(fig):
+    """The figure drawn in full, every part included (the explorers animate the parts that
+    change, which a plain drawing leaves out): an (H, W, 4) int array."""
+    moving = fig.findobj(lambda a: a.get_animated())
+    for artist in moving:
+        artist.set_animated(False)
+    fig.canvas.draw()
+    full = np.asarray(fig.canvas.buffer_rgba()).astype(int)
+    for artist in moving:
+        artist.set_animated(True)
+    return full
+
+
+def test_feature_map_explorer_computes_each_image_once_and_keeps_its_figure(models, images, monkeypatch):
+    from helpers import interpret
+    x, y, raw = images
+    calls = []
+    activations = interpret.activations
+    monkeypatch.setattr(interpret, "activations",
+                        lambda m, xs, layer, **kw: calls.append(layer) or activations(m, xs, layer, **kw))
+    w = feature_map_explorer(models, x, y, NAMES, pixels=raw, index=0, layer=0)
+    fig = w.figure
+    first = (w.image.value, w.caption.value, w.state["maps"])
+    for i in (1, 2, 1, 2, 0):                            # 1 and 2 are new, then all seen before
+        w.controls["image"].value = i
+    assert calls == [0, 0, 0]
+    assert w.image.value == first[0] and w.caption.value == first[1] and w.state["maps"] is first[2]
+    axes = list(fig.axes)
+    mosaic = axes[1].images[0]
+    w.controls["image"].value = 1                        # the same figure, changed in place
+    assert list(fig.axes) == axes and list(axes[1].images) == [mosaic] and len(axes[0].images) == 1
+    np.testing.assert_allclose(np.nanmax(mosaic.get_array()), w.state["maps"].max())
+
+    w.controls["layer"].value = 6                        # another layer: other maps
+    w.controls["image"].value = 0
+    w.controls["layer"].value = 0                        # back: kept
+    assert calls == [0, 0, 0, 6, 6]
+    assert w.image.value == first[0]
+    w.controls["model"].value = "deeper"                 # another network: other maps
+    assert calls[-1] == 0 and len(calls) == 6 and w.state["shape"] == (8, 28, 28)
+    assert len(w.timing) == 11
+
+
+def test_feature_map_explorer_keeps_a_bounded_number_of_maps_and_follows_training(images, monkeypatch):
+    from helpers import interpret
+    from helpers.widgets import feature_maps
+    x, y, raw = images
+    monkeypatch.setattr(feature_maps, "CACHE_SIZE", 3)
+    calls = []
+    activations = interpret.activations
+    monkeypatch.setattr(interpret, "activations", lambda *a, **kw: calls.append(1) or activations(*a, **kw))
+    m = lesson11.simple_convnet(seed=1)
+    w = feature_map_explorer(m, x, y, NAMES, pixels=raw, index=0, layer=2)
+    for i in (1, 2, 3, 2):                               # 4 images, 3 kept: 2 still is
+        w.controls["image"].value = i
+    assert len(calls) == 4
+    w.controls["image"].value = 0                        # dropped: computed again
+    assert len(calls) == 5
+    before = w.state["maps"]
+    for p in m.params.values():                          # "trained" since: never shown stale
+        p[...] *= 1.5
+    w.controls["image"].value = 2
+    w.controls["image"].value = 0
+    assert len(calls) == 7
+    assert not np.allclose(w.state["maps"], before)
+    np.testing.assert_allclose(w.state["maps"], interpret.activations(m, x[:1], 2)[0], atol=1e-5)
+
+
+def test_feature_map_explorer_blitted_picture_is_the_full_drawing(models, images):
+    """The explorer draws only what changes on a kept background (and pastes the channel numbers
+    as one picture); the picture must be what a drawing of the whole figure shows: up to a few
+    pixels where tick marks meet the frames, and the channel numbers' boxes within rounding."""
+    import io
+
+    from PIL import Image
+    x, y, raw = images
+    w = feature_map_explorer(models, x, y, NAMES, pixels=raw, index=0, layer=0)
+    moves = [("image", 3), ("image", 4), ("layer", 2), ("image", 5), ("layer", 4), ("image", 1),
+             ("layer", 6), ("image", 2), ("image", 1), ("model", "deeper"), ("layer", 8),
+             ("image", 3), ("model", "SimpleConvNet"), ("image", 3), ("image", 4)]  # the last: revisits
+    for name, value in [(None, None), *moves]:
+        if name:
+            w.controls[name].value = value
+        shown = np.asarray(Image.open(io.BytesIO(w.image.value)).convert("RGBA")).astype(int)
+        full = _full_drawing(w.figure)
+        assert shown.shape == full.shape
+        differ = np.abs(shown - full).max(axis=-1)
+        assert (differ > 3).sum() < 30 and differ.max() < 40, (name, value, (differ > 3).sum(), differ.max())
+
+
 # --- saliency explorer ---------------------------------------------------------------------------
 
 def test_saliency_explorer_builds_and_follows_its_controls(models, images):

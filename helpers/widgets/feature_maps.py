@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import math
 import time
+from collections import OrderedDict
 
 import ipywidgets as widgets
 import matplotlib
 import numpy as np
+from matplotlib.artist import Artist
+from matplotlib.backends.backend_agg import RendererAgg
 
 from helpers import interpret
-from helpers.plots import MAGNITUDE_CMAP, SIGNED_CMAP, figure_png, widget_figure
+from helpers.plots import MAGNITUDE_CMAP, SIGNED_CMAP, blit_png, widget_figure
 from helpers.widgets.base import finish_explorer
+
+CACHE_SIZE = 32     # images (with their network and layer) whose maps and picture are kept
 
 
 def tile_maps(maps, ncols=None, gap=1, aspect=2.0):
@@ -39,6 +44,36 @@ def tile_maps(maps, ncols=None, gap=1, aspect=2.0):
     return mosaic, (nrows, ncols)
 
 
+class _Overlay(Artist):
+    """Artists that never change but lie over ones that do (the channel numbers over the mosaic):
+    drawn once into a transparent layer of their own, then pasted as one image, which is much
+    quicker than laying out and drawing dozens of texts again. For blitting: the artists
+    themselves are animated, so that the kept background leaves them out."""
+
+    def __init__(self, artists):
+        super().__init__()
+        self.artists, self.layer = list(artists), None
+
+    def draw(self, renderer):
+        if self.layer is None:
+            alone = RendererAgg(renderer.width, renderer.height, renderer.dpi)   # transparent
+            for artist in self.artists:
+                artist.draw(alone)
+            rgba = np.asarray(alone.buffer_rgba())
+            rows = np.flatnonzero(rgba[..., 3].any(axis=1))
+            cols = np.flatnonzero(rgba[..., 3].any(axis=0))
+            if not len(rows):
+                self.layer = ()
+                return
+            top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+            # draw_image places the picture by its lower left corner, counted from the bottom
+            self.layer = (left, renderer.height - bottom, rgba[top:bottom, left:right][::-1].copy())
+        if self.layer:
+            gc = renderer.new_gc()
+            renderer.draw_image(gc, *self.layer)
+            gc.restore()
+
+
 def _layer_label(i, layer, shape):
     dims = "×".join(str(s) for s in shape)
     return f"{i}: {layer!r} → {dims}"
@@ -55,7 +90,10 @@ def feature_map_explorer(models, images, labels, class_names, pixels=None, index
 
     Returns an ``ipywidgets.VBox`` with ``.controls`` ({"model", "image", "layer"}),
     ``.state`` (model, layer, layer_name, shape, maps, index, label, predicted, receptive_field,
-    active_fraction), ``.figure``, ``.image``, ``.caption`` and ``.update()``.
+    active_fraction), ``.figure``, ``.image``, ``.caption``, ``.update()`` and ``.timing``
+    (milliseconds of the last updates). The picture is ``.image``: the figure's changing parts
+    are animated (blitted), so a plain drawing of ``.figure`` leaves them out. The maps and the
+    picture of each image are computed once and kept (``CACHE_SIZE`` of them).
     """
     if not isinstance(models, dict):
         models = {"network": models}
@@ -97,6 +135,97 @@ def feature_map_explorer(models, images, labels, class_names, pixels=None, index
         layer_dd.value = keep if keep in values else values[0]
         busy["on"] = False
 
+    # One figure per network and layer, drawn in full once (build): the axes, their frames, ticks
+    # and labels, the titles that stay, the suptitle. Moving to another image draws on that kept
+    # background only what changes (blitting, helpers.plots.blit_png): the test image and its
+    # title, the mosaic and its colour bar (the scale follows each image), or the bars and their
+    # value axis; the frames are drawn again over them, as a full drawing does. The channel
+    # numbers lie over the mosaic but never change: they are drawn once into a transparent layer
+    # and pasted (_Overlay).
+    drawn: dict = {"key": None, "background": None, "parts": None}
+    cmaps = {signed: matplotlib.colormaps[SIGNED_CMAP if signed else MAGNITUDE_CMAP].with_extremes(
+        bad="white") for signed in (False, True)}                    # gaps and unused cells: white
+
+    def bar_colours(vals, is_output, pred):
+        """Output layer: the predicted class orange; other layers: blue >= 0, vermillion < 0."""
+        if is_output:
+            return ["#E69F00" if k == pred else "#0072B2" for k in range(len(vals))]
+        return ["#0072B2" if v >= 0 else "#D55E00" for v in vals]
+
+    def build(name, li, m, acts, pred):
+        """Lay the figure out for one network and layer; return what update() changes."""
+        fig.clf()
+        gs = fig.add_gridspec(1, 2, width_ratios=[1, 3.4], left=0.06, right=0.91,
+                              bottom=0.12, top=0.82, wspace=0.22)
+        ax_in = fig.add_subplot(gs[0, 0])
+        parts = {"in_img": ax_in.imshow(pixels[0], cmap="gray"), "in_title": ax_in.set_title("", fontsize=9)}
+        ax_in.set_xlabel("column (pixel)")
+        ax_in.set_ylabel("row (pixel)")
+        ax = fig.add_subplot(gs[0, 1])
+        lay = m.layers[li]
+        moving = [parts["in_img"], *ax_in.spines.values(), parts["in_title"]]
+        if acts.ndim == 3:
+            c, h, w = acts.shape
+            mosaic, (nr, nc) = tile_maps(acts)
+            im = ax.imshow(mosaic, cmap=cmaps[False], vmin=0, vmax=1, interpolation="nearest")
+            numbers = []
+            if c <= 40:
+                for ch in range(c):
+                    r, col = divmod(ch, nc)
+                    numbers.append(ax.text(col * (w + 1), r * (h + 1), str(ch), fontsize=6, color="white",
+                                           va="top", ha="left",
+                                           bbox=dict(facecolor="black", alpha=0.5, pad=0.5, linewidth=0)))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_xlabel(f"{c} channels, each {h}×{w} pixels (channel 0 top left, row by row)")
+            ax.set_ylabel("feature maps")
+            cbar = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
+            ax.set_title(f"{repr(lay)}: {c} maps of {h}×{w}", fontsize=10)
+            parts.update(mosaic=im, cbar=cbar)
+            moving += [im, *ax.spines.values(), *([_Overlay(numbers)] if numbers else []), cbar.ax]
+            for number in numbers:
+                number.set_animated(True)     # left out of the background: the overlay draws them
+        else:
+            vals = acts.reshape(-1)
+            is_output = li == len(m.layers) - 1
+            bars = ax.bar(np.arange(len(vals)), vals, color=bar_colours(vals, is_output, pred), width=0.85)
+            zero = ax.axhline(0, color="black", linewidth=0.6)
+            if is_output and len(vals) == len(class_names):
+                ax.set_xticks(range(len(vals)), class_names, rotation=30, ha="right", fontsize=8)
+                ax.set_xlabel("class (orange: predicted)")
+            else:
+                ax.set_xlabel(f"unit (0 to {len(vals) - 1})")
+            ax.set_ylabel("activation" + (" (logit)" if is_output else ""))
+            ax.set_title(f"{repr(lay)}: {len(vals)} numbers, no map any more", fontsize=10)
+            parts.update(bars=list(bars), is_output=is_output)
+            # in the order (zorder) of a full drawing: bars, value axis, zero line, frame
+            moving += [*bars, ax.yaxis, zero, *ax.spines.values()]
+        fig.suptitle(f"{name}, layer {li}", fontsize=11)
+        for artist in moving:
+            artist.set_animated(True)
+        parts.update(ax=ax, moving=moving)
+        return parts
+
+    # The maps and picture of every image seen (per network and layer) are kept, CACHE_SIZE at
+    # most: going back to an image shows it again without recomputing or redrawing. The key holds
+    # the network's probabilities for the image, so a network trained since is never shown stale.
+    seen: OrderedDict = OrderedDict()
+
+    def maps_of(key, m, x, li):
+        if key in seen:
+            seen.move_to_end(key)
+            return seen[key]
+        acts = interpret.activations(m, x, li)[0]
+        entry = {"acts": acts, "png": None}
+        if acts.ndim == 3:
+            entry["mosaic"] = tile_maps(acts)[0]
+            entry["signed"] = bool(acts.min() < 0)
+            entry["lim"] = float(np.abs(acts).max()) or 1.0
+        seen[key] = entry
+        while len(seen) > CACHE_SIZE:
+            seen.popitem(last=False)
+        return entry
+
     def update(*_):
         if busy["on"]:
             return
@@ -104,9 +233,10 @@ def feature_map_explorer(models, images, labels, class_names, pixels=None, index
         name, i, li = model_dd.value, image_s.value, layer_dd.value
         m = models[name]
         x = images[i:i + 1]
-        acts = interpret.activations(m, x, li)[0]
         probs = m.predict_proba(x)[0]
         pred = int(probs.argmax())
+        entry = maps_of((name, li, i, probs.tobytes()), m, x, li)
+        acts = entry["acts"]
         lay = m.layers[li]
         try:
             rf = interpret.receptive_field(m, li)
@@ -116,59 +246,37 @@ def feature_map_explorer(models, images, labels, class_names, pixels=None, index
                      index=i, label=int(labels[i]), predicted=pred, probability=float(probs[pred]),
                      receptive_field=rf, active_fraction=float(np.mean(acts > 0)))
 
-        fig.clf()
-        gs = fig.add_gridspec(1, 2, width_ratios=[1, 3.4], left=0.06, right=0.91,
-                              bottom=0.12, top=0.82, wspace=0.22)
-        ax_in = fig.add_subplot(gs[0, 0])
-        ax_in.imshow(pixels[i], cmap="gray")
+        key = (name, li, id(lay), acts.shape)
+        if drawn["key"] != key:
+            drawn.update(key=key, background=None, parts=build(name, li, m, acts, pred))
+        parts = drawn["parts"]
+        parts["in_img"].set_data(pixels[i])
+        parts["in_img"].set_clim(float(pixels[i].min()), float(pixels[i].max()))
         ok = "right" if pred == labels[i] else "wrong"
-        ax_in.set_title(f"test image #{i}\ntrue: {class_names[labels[i]]}\npredicted: "
-                        f"{class_names[pred]} ({probs[pred]:.0%}, {ok})", fontsize=9)
-        ax_in.set_xlabel("column (pixel)")
-        ax_in.set_ylabel("row (pixel)")
-        ax = fig.add_subplot(gs[0, 1])
-        signed = bool(acts.min() < 0)
+        parts["in_title"].set_text(f"test image #{i}\ntrue: {class_names[labels[i]]}\npredicted: "
+                                   f"{class_names[pred]} ({probs[pred]:.0%}, {ok})")
         if acts.ndim == 3:
-            c, h, w = acts.shape
-            mosaic, (nr, nc) = tile_maps(acts)
-            lim = float(np.abs(acts).max()) or 1.0
-            cmap = matplotlib.colormaps[SIGNED_CMAP if signed else MAGNITUDE_CMAP].with_extremes(
-                bad="white")
-            im = ax.imshow(mosaic, cmap=cmap, vmin=-lim if signed else 0, vmax=lim,
-                           interpolation="nearest")
-            if c <= 40:
-                for ch in range(c):
-                    r, col = divmod(ch, nc)
-                    ax.text(col * (w + 1), r * (h + 1), str(ch), fontsize=6, color="white",
-                            va="top", ha="left",
-                            bbox=dict(facecolor="black", alpha=0.5, pad=0.5, linewidth=0))
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_xlabel(f"{c} channels, each {h}×{w} pixels (channel 0 top left, row by row)")
-            ax.set_ylabel("feature maps")
-            cbar = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
-            cbar.set_label("activation" + (" (blue < 0 < red)" if signed else ""))
+            signed, lim = entry["signed"], entry["lim"]
+            im = parts["mosaic"]
+            im.set_data(entry["mosaic"])
+            if im.get_cmap() is not cmaps[signed]:
+                im.set_cmap(cmaps[signed])
+            if im.get_clim() != (-lim if signed else 0, lim):
+                im.set_clim(-lim if signed else 0, lim)
+            parts["cbar"].set_label("activation" + (" (blue < 0 < red)" if signed else ""))
             rf_text = (f"each map pixel sees a {rf[0]}×{rf[0]} input patch; neighbours are "
                        f"{rf[1]} input pixel(s) apart" if rf else "")
-            ax.set_title(f"{repr(lay)}: {c} maps of {h}×{w}", fontsize=10)
         else:
             vals = acts.reshape(-1)
-            is_output = li == len(m.layers) - 1
-            colours = ["#0072B2" if v >= 0 else "#D55E00" for v in vals]
-            if is_output:
-                colours = ["#E69F00" if k == pred else "#0072B2" for k in range(len(vals))]
-            ax.bar(np.arange(len(vals)), vals, color=colours, width=0.85)
-            ax.axhline(0, color="black", linewidth=0.6)
-            if is_output and len(vals) == len(class_names):
-                ax.set_xticks(range(len(vals)), class_names, rotation=30, ha="right", fontsize=8)
-                ax.set_xlabel("class (orange: predicted)")
-            else:
-                ax.set_xlabel(f"unit (0 to {len(vals) - 1})")
-            ax.set_ylabel("activation" + (" (logit)" if is_output else ""))
-            ax.set_title(f"{repr(lay)}: {len(vals)} numbers, no map any more", fontsize=10)
+            for bar, v, colour in zip(parts["bars"], vals, bar_colours(vals, parts["is_output"], pred)):
+                bar.set_height(v)
+                bar.set_facecolor(colour)
+            parts["ax"].relim()                          # the value axis follows the bars
+            parts["ax"].autoscale_view()
             rf_text = "every unit depends on the whole image (Flatten mixed all positions)"
-        fig.suptitle(f"{name}, layer {li}", fontsize=11)
-        image_w.value = figure_png(fig)
+        if entry["png"] is None:
+            entry["png"], drawn["background"] = blit_png(fig, parts["moving"], drawn["background"])
+        image_w.value = entry["png"]
         shape_txt = "×".join(str(s) for s in acts.shape)
         caption.value = (f"<b>layer {li}, {repr(lay)}</b>: output {shape_txt}; {rf_text}. "
                          f"{state['active_fraction']:.0%} of the values are above zero.")
