@@ -1,4 +1,4 @@
-"""Looking inside a trained CNN (lesson 12): activations, receptive fields, the input patches
+"""Looking inside a trained CNN (lesson 14): activations, receptive fields, the input patches
 that excite a filter most, occlusion maps and gradient saliency.
 
 Pure functions of a model and arrays; nothing here trains or draws. Arrays are NCHW (one image

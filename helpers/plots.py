@@ -198,7 +198,7 @@ class LiveCurves:
     inside a Jupyter kernel (elsewhere, e.g. in a script or a test, it just keeps the figure);
     True or False force it. ``live.fig`` is the figure, ``live.png`` its current picture
     (PNG bytes), ``live.history`` the last History, ``live.calls`` how many calls came,
-    ``live.updates`` how many redraws were made. Lesson 11 (training).
+    ``live.updates`` how many redraws were made. Lesson 12 (training).
     """
 
     def __init__(self, epochs=None, title="Training curves", display=None, dpi=80,

@@ -1,4 +1,4 @@
-"""Optimizers on 2-D loss surfaces: watch SGD, Momentum and Adam walk to a minimum (lesson 11).
+"""Optimizers on 2-D loss surfaces: watch SGD, Momentum and Adam walk to a minimum (lesson 12).
 
 A real network has thousands of weights, so we cannot draw its loss. A loss of only two numbers
 (x, y) can be drawn as a contour map, and the path an optimizer takes across it shows what its

@@ -166,7 +166,7 @@ def fit(model, loss, optimizer, x, y, epochs=1, batch_size=64, validation=None, 
     ``epochs * floor(blocks_per_epoch / val_every)`` evaluations, blocks_per_epoch =
     ceil(steps_per_epoch / log_every). Why a subset: evaluating an image (forward only) costs
     about a quarter of training on it (forward, backward, update; 0.057 vs 0.24 ms an image for
-    lesson 11's SimpleConvNet, measured on a 2-core machine). The whole 5,000-image validation
+    lesson 12's SimpleConvNet, measured on a 2-core machine). The whole 5,000-image validation
     set 20 times an epoch of 55,000 images would add about 45 % to every epoch; 1,000 images 4
     times an epoch (20 blocks, val_every=5) add about 2 %. The price is noise: on 1,000 images an
     accuracy near 90 % is known to about +-1 % (one standard error, sqrt(0.9 * 0.1 / 1000)).

@@ -1,110 +1,148 @@
+"""Lesson 14: the deeper network and the two checkers (receptive window, occlusion)."""
+import numpy as np
+import pytest
+
+from helpers import interpret
 from helpers.exercises import lesson14, solution
-from helpers.layers import Dense, Flatten, GlobalAvgPool2D
-from helpers.model import Sequential
 
 
-def _n_features(body):
-    n = 1
-    for s in body.output_shape((1, 28, 28)):
-        n *= s
-    return n
+# --- the deeper network ------------------------------------------------------------------------
+
+def test_deeper_convnet_shapes_and_parameters():
+    m = lesson14.deeper_convnet()
+    s = m.summary((1, 28, 28), print_table=False)
+    assert s.total_params == 8_778
+    shapes = [r[1] for r in s.rows]
+    assert shapes[2] == (8, 14, 14) and shapes[5] == (16, 7, 7) and shapes[8] == (32, 3, 3)
+    assert shapes[-1] == (10,)
 
 
-def test_reference_solution_passes():
-    fb = lesson14.check_transfer_model(lesson14.transfer_model_solution)
-    assert fb.ok and "frozen" in fb.message and "trainable" in fb.message
+def test_load_or_train_deeper_loads_and_trains(tmp_path):
+    class Tiny:
+        rng = np.random.default_rng(0)
+        x_train = rng.normal(size=(40, 1, 28, 28)).astype(np.float32)
+        y_train = rng.integers(0, 10, 40)
+    path = tmp_path / "d.npz"
+    model, info = lesson14.load_or_train_deeper(Tiny, path=path, progress=False)
+    assert info["trained"] and path.exists()
+    again, info2 = lesson14.load_or_train_deeper(None, path=path)
+    assert not info2["trained"]
+    assert np.array_equal(again.params["0.W"], model.params["0.W"])
 
 
-def test_head_with_hidden_layer_passes():
-    from helpers.layers import ReLU
+# --- exercise 1: receptive window -----------------------------------------------------------
 
-    def fn(body, n_classes):
-        body.trainable = False
-        return Sequential(body, Flatten(), Dense(_n_features(body), 16), ReLU(), Dense(16, n_classes))
-    assert lesson14.check_transfer_model(fn).ok
-
-
-def test_body_not_frozen():
-    fn = lambda body, n: Sequential(body, Flatten(), Dense(_n_features(body), n))
-    fb = lesson14.check_transfer_model(fn)
-    assert not fb.ok and "body.trainable = False" in fb.message
+def test_receptive_window_reference_agrees_with_interpret():
+    from helpers.exercises import lesson12
+    size, jump, start = interpret.receptive_field(lesson12.simple_convnet(), 2)
+    for i, j in [(0, 0), (4, 9)]:
+        assert lesson14.receptive_window_solution(i, j) == (start + jump * i, start + jump * j, size)
+    assert lesson14.check_receptive_window(lesson14.receptive_window_solution).ok
 
 
-def test_new_body_instead_of_the_given_one():
-    from helpers import zoo
-
-    def fn(body, n):
-        fresh = zoo.transfer_body()
-        fresh.trainable = False
-        return Sequential(fresh, Flatten(), Dense(_n_features(fresh), n))
-    fb = lesson14.check_transfer_model(fn)
-    assert not fb.ok and "body you were given" in fb.message
-
-
-def test_hard_coded_number_of_classes():
-    def fn(body, n):
-        body.trainable = False
-        return Sequential(body, Flatten(), Dense(_n_features(body), 5))
-    fb = lesson14.check_transfer_model(fn)
-    assert not fb.ok and "n_classes=3" in fb.message and "by hand" in fb.message
+@pytest.mark.parametrize("fn, phrase", [
+    (lambda i, j: (2 * i, 2 * j, 5), "5 + 1 = 6"),
+    (lambda i, j: (2 * i, 2 * j, 4), "widened"),
+    (lambda i, j: (i, j, 6), "stride is 2"),
+    (lambda i, j: (2 * j, 2 * i, 6), "swapped"),
+    (lambda i, j: (2 * i + 1, 2 * j + 1, 6), "no padding"),
+    (lambda i, j: (3 * i, 3 * j, 9), "expected top="),
+    (lambda i, j: 6, "three integers"),
+])
+def test_receptive_window_names_the_mistake(fn, phrase):
+    fb = lesson14.check_receptive_window(fn)
+    assert not fb.ok and fb.done and phrase in fb.message, fb.message
 
 
-def test_everything_frozen():
-    def fn(body, n):
-        model = Sequential(body, Flatten(), Dense(_n_features(body), n))
-        model.trainable = False
-        return model
-    fb = lesson14.check_transfer_model(fn)
-    assert not fb.ok and "nothing" in fb.message
+def test_receptive_window_unfinished():
+    assert not lesson14.check_receptive_window(None).done
+    fb = lesson14.check_receptive_window(lambda i, j: None)
+    assert not fb.ok and not fb.done
 
 
-def test_head_that_does_not_fit():
-    def fn(body, n):
-        body.trainable = False
-        return Sequential(body, Flatten(), Dense(9999, n))
-    fb = lesson14.check_transfer_model(fn)
-    assert not fb.ok and "does not fit" in fb.message
+# --- exercise 2: occlusion ---------------------------------------------------------------------
+
+ref = lesson14.occlusion_solution
 
 
-def test_partially_frozen_body_is_caught():
-    def fn(body, n):
-        body.layers[0].trainable = False          # only the first layer
-        return Sequential(body, Flatten(), Dense(_n_features(body), n))
-    fb = lesson14.check_transfer_model(fn)
-    assert not fb.ok and "trainable" in fb.message
+def test_occlusion_reference_passes():
+    fb = lesson14.check_occlusion(ref)
+    assert fb.ok, fb.message
 
 
-def test_weights_changed_while_building():
-    def fn(body, n):
-        body.params[next(iter(body.params))][...] = 0
-        body.trainable = False
-        return Sequential(body, Flatten(), Dense(_n_features(body), n))
-    fb = lesson14.check_transfer_model(fn)
-    assert not fb.ok and "weights changed" in fb.message
-
-
-def test_unfinished_and_broken():
-    assert not lesson14.check_transfer_model(None).done
-    assert not lesson14.check_transfer_model(lambda body, n: None).done
-
-    def todo(body, n):
+def test_occlusion_unfinished():
+    def todo(predict_proba, image, target, patch_size, stride, fill=0.0):
         raise NotImplementedError
-    assert not lesson14.check_transfer_model(todo).done
-    fb = lesson14.check_transfer_model(lambda body, n: [body])
-    assert not fb.ok and "list" in fb.message
-    fb = lesson14.check_transfer_model(lambda body, n: body.nope)
-    assert not fb.ok and "AttributeError" in fb.message
+    assert not lesson14.check_occlusion(todo).done
+    assert not lesson14.check_occlusion(None).done
 
 
-def test_solution_prints(capsys):
-    assert "body.trainable = False" in solution("transfer_model")
-    capsys.readouterr()
+def in_place(predict_proba, image, target, patch_size, stride, fill=0.0):
+    c, h, w = image.shape
+    oh, ow = (h - patch_size) // stride + 1, (w - patch_size) // stride + 1
+    base = predict_proba(image[None])[0, target]
+    out = np.zeros((oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            image[:, i * stride:i * stride + patch_size, j * stride:j * stride + patch_size] = fill
+            out[i, j] = base - predict_proba(image[None])[0, target]
+    return out
 
 
-def test_gap_head_passes():
-    def fn(body, n):
-        body.trainable = False
-        shape = body.output_shape((1, 28, 28))
-        head = [Dense(shape[0], n)] if len(shape) == 1 else [GlobalAvgPool2D(), Dense(shape[0], n)]
-        return Sequential(body, *head)
-    assert lesson14.check_transfer_model(fn).ok
+def off_by_one(predict_proba, image, target, patch_size, stride, fill=0.0):
+    return ref(predict_proba, image, target, patch_size, stride, fill)[:-1, :-1]
+
+
+def stride_one(predict_proba, image, target, patch_size, stride, fill=0.0):
+    return ref(predict_proba, image, target, patch_size, 1, fill)
+
+
+def transposed(predict_proba, image, target, patch_size, stride, fill=0.0):
+    return ref(predict_proba, image, target, patch_size, stride, fill).T
+
+
+def sign_flipped(predict_proba, image, target, patch_size, stride, fill=0.0):
+    return -ref(predict_proba, image, target, patch_size, stride, fill)
+
+
+def covered_probability(predict_proba, image, target, patch_size, stride, fill=0.0):
+    base = predict_proba(image[None])[0, target]
+    return base - ref(predict_proba, image, target, patch_size, stride, fill)
+
+
+def fills_with_one(predict_proba, image, target, patch_size, stride, fill=0.0):
+    return ref(predict_proba, image, target, patch_size, stride, 1.0)
+
+
+def first_channel_only(predict_proba, image, target, patch_size, stride, fill=0.0):
+    c, h, w = image.shape
+    oh, ow = (h - patch_size) // stride + 1, (w - patch_size) // stride + 1
+    base = predict_proba(image[None])[0, target]
+    out = np.zeros((oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            cov = image.copy()
+            cov[0, i * stride:i * stride + patch_size, j * stride:j * stride + patch_size] = fill
+            out[i, j] = base - predict_proba(cov[None])[0, target]
+    return out
+
+
+@pytest.mark.parametrize("fn, phrase", [
+    (in_place, "changed the image"),
+    (off_by_one, "off-by-one"),
+    (stride_one, "moved 1 pixel at a time"),
+    (transposed, "swapped"),
+    (sign_flipped, "wrong sign"),
+    (covered_probability, "probability with the patch in place"),
+    (fills_with_one, "filled with 1"),
+    (first_channel_only, "all channels"),
+    (lambda *a, **k: "map", "array of drops"),
+])
+def test_occlusion_names_the_mistake(fn, phrase):
+    fb = lesson14.check_occlusion(fn)
+    assert not fb.ok and fb.done and phrase in fb.message, fb.message
+
+
+def test_solutions_are_registered():
+    assert "image.copy()" in solution("occlusion", show=False)
+    assert "2 * i" in solution("receptive_window", show=False)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from helpers import interpret
-from helpers.exercises import lesson11, lesson12
+from helpers.exercises import lesson12, lesson14
 from helpers.layers import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D, ReLU
 from helpers.model import Sequential
 
@@ -15,7 +15,7 @@ def test_softmax_rows_sum_to_one_and_are_stable():
 
 
 def test_activations_match_a_manual_forward_and_do_not_depend_on_the_batch_size():
-    model = lesson11.simple_convnet(seed=1)
+    model = lesson12.simple_convnet(seed=1)
     x = np.random.default_rng(0).normal(size=(7, 1, 28, 28)).astype(np.float32)
     h = x
     for lay in model.layers[:3]:
@@ -30,11 +30,11 @@ def test_activations_match_a_manual_forward_and_do_not_depend_on_the_batch_size(
 
 @pytest.mark.parametrize("layer, expected", [(0, (5, 1, 0)), (1, (5, 1, 0)), (2, (6, 2, 0))])
 def test_receptive_field_of_simple_convnet(layer, expected):
-    assert interpret.receptive_field(lesson11.simple_convnet(), layer) == expected
+    assert interpret.receptive_field(lesson12.simple_convnet(), layer) == expected
 
 
 def test_receptive_field_of_the_deeper_network_with_padding():
-    m = lesson12.deeper_convnet()
+    m = lesson14.deeper_convnet()
     assert interpret.receptive_field(m, 0) == (3, 1, -1)       # padding 1: the window hangs over the edge
     assert interpret.receptive_field(m, 2) == (4, 2, -1)
     assert interpret.receptive_field(m, 5) == (10, 4, -3)
@@ -72,7 +72,7 @@ def _brute_force_top(model, x, layer, k):
 
 
 def test_top_activating_patches_match_brute_force_across_batches():
-    model = lesson11.simple_convnet(seed=2)
+    model = lesson12.simple_convnet(seed=2)
     x = np.random.default_rng(1).normal(size=(23, 1, 28, 28)).astype(np.float32)
     top = interpret.top_activating_patches(model, x, layer=0, k=4, batch_size=5)
     images, values = _brute_force_top(model, x, 0, 4)
@@ -110,7 +110,7 @@ def test_top_patches_zero_fill_where_padding_hangs_over_the_edge():
 
 
 def test_top_patches_validate_k_and_layer():
-    model = lesson11.simple_convnet()
+    model = lesson12.simple_convnet()
     x = np.zeros((3, 1, 28, 28), np.float32)
     with pytest.raises(ValueError, match="k must be"):
         interpret.top_activating_patches(model, x, 0, k=4)
@@ -133,7 +133,7 @@ def test_occlusion_map_matches_the_loop_and_sees_only_the_region_that_matters():
     keep = img.copy()
     occ = interpret.occlusion_map(proba, img, target=1, patch_size=4, stride=2, fill=0.0, batch_size=7)
     assert np.array_equal(img, keep)                               # the input is not changed
-    ref = lesson12.occlusion_solution(proba, img, 1, 4, 2, 0.0)
+    ref = lesson14.occlusion_solution(proba, img, 1, 4, 2, 0.0)
     assert occ.grid.shape == (5, 5) and np.allclose(occ.grid, ref)
     assert occ.heat.shape == (12, 12)
     assert occ.grid[0, 4] > 0.1 and occ.grid[4, 0] == 0            # only squares over the region hurt
@@ -143,11 +143,11 @@ def test_occlusion_map_matches_the_loop_and_sees_only_the_region_that_matters():
 
 
 def test_occlusion_map_with_a_model_and_bad_targets():
-    model = lesson11.simple_convnet(seed=0)
+    model = lesson12.simple_convnet(seed=0)
     x = np.random.default_rng(0).normal(size=(1, 28, 28)).astype(np.float32)
     occ = interpret.occlusion_map(model, x, 3, patch_size=6, stride=2)
     assert occ.grid.shape == (12, 12)
-    assert np.allclose(occ.grid, lesson12.occlusion_solution(model.predict_proba, x, 3, 6, 2), atol=1e-6)
+    assert np.allclose(occ.grid, lesson14.occlusion_solution(model.predict_proba, x, 3, 6, 2), atol=1e-6)
     assert interpret.occlusion_map(model, x[0], 3).grid.shape == (12, 12)        # (H, W) works too
     with pytest.raises(ValueError, match="target"):
         interpret.occlusion_map(model, x, 10)

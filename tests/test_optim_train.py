@@ -534,7 +534,7 @@ def test_live_curves_wait_between_redraws_but_not_at_an_epoch_end():
     assert live.calls == 2 * BLOCKS + 2 and live.updates == 3
     assert live.history is h
     curve_axes_labelled(live.fig)
-    # as a per-epoch callback only, as lesson 11 uses it
+    # as a per-epoch callback only, as lesson 12 uses it
     live = plots.LiveCurves(epochs=2)
     train_blocks(callback=live)
     assert live.updates == live.calls == 2

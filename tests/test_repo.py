@@ -105,7 +105,7 @@ def test_nbval_cells_wait_longer_for_output_than_nbvals_fixed_5_s():
     spec.loader.exec_module(conftest)
     # nbval still reads the attribute that conftest raises (a rename would silently undo it)
     assert "self.output_timeout" in inspect.getsource(nbval.plugin.IPyNbCell.runtest)
-    cell = SimpleNamespace(nodeid="notebooks/12_visualizing.ipynb::Cell 4", output_timeout=5)
+    cell = SimpleNamespace(nodeid="notebooks/14_visualizing.ipynb::Cell 4", output_timeout=5)
     unit = SimpleNamespace(nodeid="tests/test_conv.py::test_output_size")
     conftest.pytest_collection_modifyitems(None, None, [cell, unit])
     assert cell.output_timeout == conftest.OUTPUT_TIMEOUT >= 30

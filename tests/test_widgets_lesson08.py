@@ -1,8 +1,8 @@
-"""Lesson 12 widgets, driven from code: set a control's value, check what the learner would see."""
+"""Lesson 14 widgets, driven from code: set a control's value, check what the learner would see."""
 import numpy as np
 import pytest
 
-from helpers.exercises import lesson11, lesson12
+from helpers.exercises import lesson12, lesson14
 from helpers.widgets.feature_maps import feature_map_explorer, tile_maps
 from helpers.widgets.saliency import saliency_explorer
 
@@ -21,7 +21,7 @@ def images():
 
 @pytest.fixture(scope="module")
 def models():
-    return {"SimpleConvNet": lesson11.simple_convnet(seed=0), "deeper": lesson12.deeper_convnet(seed=0)}
+    return {"SimpleConvNet": lesson12.simple_convnet(seed=0), "deeper": lesson14.deeper_convnet(seed=0)}
 
 
 # --- tile_maps -------------------------------------------------------------------------------
@@ -144,7 +144,7 @@ def test_feature_map_explorer_keeps_a_bounded_number_of_maps_and_follows_trainin
     calls = []
     activations = interpret.activations
     monkeypatch.setattr(interpret, "activations", lambda *a, **kw: calls.append(1) or activations(*a, **kw))
-    m = lesson11.simple_convnet(seed=1)
+    m = lesson12.simple_convnet(seed=1)
     w = feature_map_explorer(m, x, y, NAMES, pixels=raw, index=0, layer=2)
     for i in (1, 2, 3, 2):                               # 4 images, 3 kept: 2 still is
         w.controls["image"].value = i

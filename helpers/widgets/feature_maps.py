@@ -1,4 +1,4 @@
-"""Feature-map explorer (lesson 12): pick a network, a test image and a layer; see every channel.
+"""Feature-map explorer (lesson 14): pick a network, a test image and a layer; see every channel.
 
 Each channel of a convolution's output is one map: where in the image its filter found its
 pattern. Going deeper the maps get smaller (pooling halves them) and each pixel sees a larger

@@ -1,6 +1,6 @@
 """Classic hand-made filters on a real photograph, chosen from a dropdown.
 
-Before CNNs, people designed these kernels by hand; a CNN learns its own (lesson 12 shows that
+Before CNNs, people designed these kernels by hand; a CNN learns its own (lesson 14 shows that
 the first layer of a trained network learns edge and blob detectors much like these).
 ``make_filter`` builds each kernel; ``filter_explorer`` applies it to the photograph with
 ``helpers.conv.conv2d`` ("valid": no padding, so the output is kernel_size - 1 pixels smaller).

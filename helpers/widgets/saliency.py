@@ -1,4 +1,4 @@
-"""Where does the network look? (lesson 12): occlusion and gradient saliency side by side.
+"""Where does the network look? (lesson 14): occlusion and gradient saliency side by side.
 
 For one test image the explorer shows four panels: the image, the occlusion map (how much the
 target class's probability drops when a grey square covers each spot), the gradient saliency

@@ -38,8 +38,8 @@ EXPLORERS = {
     "cnn-channel-explorer": ("05_channels_filters.ipynb", ["output column j (pixels)",
                                                            "bias b (added everywhere)"]),
     "cnn-shift-invariance": ("08_pooling.ipynb", ["shift (pixels)"]),
-    "cnn-feature-maps": ("12_visualizing.ipynb", ["test image #"]),
-    "cnn-saliency": ("12_visualizing.ipynb", ["test image #"]),
+    "cnn-feature-maps": ("14_visualizing.ipynb", ["test image #"]),
+    "cnn-saliency": ("14_visualizing.ipynb", ["test image #"]),
 }
 #: The cells that put the newer explorers into their lessons (for the message when one is missing).
 CELLS = {
@@ -375,7 +375,7 @@ def test_channel_explorer(lesson, update_times):
 
 
 def test_feature_maps_and_saliency_explorers(lesson, update_times):
-    page = lesson("12_visualizing.ipynb")
+    page = lesson("14_visualizing.ipynb")
     run_clean(page, timeout=900)
     slow = []
 
