@@ -358,3 +358,57 @@ def test_filter_explorer_blitted_picture_is_the_full_drawing(small_photo):
         assert shown.shape == full.shape
         differ = np.abs(shown - full).max(axis=-1)
         assert (differ > 0).sum() < 40 and differ.max() < 40, (name, value, (differ > 0).sum(), differ.max())
+
+
+def test_output_size_explorer_reuses_the_picture_of_a_revisited_setting(monkeypatch):
+    """Moving a slider back to a value it had shows the kept picture and texts, drawn once."""
+    import helpers.widgets.output_size as output_size
+
+    calls = []
+    real_blit = output_size.blit_png
+
+    def counting_blit(*args, **kwargs):
+        calls.append(1)
+        return real_blit(*args, **kwargs)
+
+    monkeypatch.setattr(output_size, "blit_png", counting_blit)
+    ex = output_size_explorer(n=7, kernel_size=3)
+    pad = ex.controls["padding"]
+    seen = {}
+    for v in (1, 2):                                          # first visits: drawn
+        pad.value = v
+        seen[v] = (bytes(ex.image.value), ex.formula.value, ex.notes.value, dict(ex.state))
+    drawn = len(calls)
+    for v in (1, 2, 1, 2):                                    # revisits: nothing drawn
+        pad.value = v
+        png, formula, notes, state = seen[v]
+        assert bytes(ex.image.value) == png and ex.formula.value == formula and ex.notes.value == notes
+        assert ex.state.keys() == state.keys()
+        for k, val in state.items():
+            assert np.array_equal(ex.state[k], val) if isinstance(val, np.ndarray) else ex.state[k] == val
+    assert len(calls) == drawn and ex.state["p"] == 2 and len(ex.timing) >= 6
+    # a setting never seen is drawn, and after a revisit the figure still draws the right thing
+    ex.controls["mode"].value = "one position"
+    ex.controls["position"].value = 3
+    assert len(calls) > drawn and ex.state["window_origin"] == (0, 3)
+    pad.value = 1                                             # new setting: one position, p=1
+    assert ex.state["p"] == 1 and ex.state["position"] == 3
+    ex.controls["mode"].value = "every position"              # revisit of (p=1, every, pos 3)? new
+    ex.controls["mode"].value = "one position"
+    pad.value = 2
+    assert bytes(ex.image.value) != seen[2][0]                # one position shows the window
+
+
+def test_output_size_explorer_draws_a_new_setting_right_after_revisits():
+    """A kept picture is shown without touching the figure, so the next new setting must still
+    be drawn as a fresh explorer draws it."""
+    ex = output_size_explorer(n=7, kernel_size=3)
+    ex.controls["mode"].value = "one position"
+    for v in (1, 2, 1, 2, 1):                                 # the last three are revisits
+        ex.controls["padding"].value = v
+    ex.controls["position"].value = 4                         # new window on p = 1 (figure drawn for p = 2)
+    fresh = output_size_explorer(n=7, kernel_size=3, padding=1)
+    fresh.controls["mode"].value = "one position"
+    fresh.controls["position"].value = 4
+    assert bytes(ex.image.value) == bytes(fresh.image.value)
+    assert ex.formula.value == fresh.formula.value and ex.notes.value == fresh.notes.value

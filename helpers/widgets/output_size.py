@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import math
 import time
+from collections import OrderedDict
 
 import ipywidgets as widgets
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.collections import LineCollection
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
+from matplotlib.transforms import Bbox
 
 from helpers import conv
 from helpers.plots import blit_png, widget_figure
@@ -32,6 +35,48 @@ from helpers.widgets.base import finish_explorer
 ORANGE = "#E69F00"       # Okabe-Ito palette: safe for colour-blind readers
 VERMILLION = "#D55E00"
 BLUE = "#0072B2"
+CACHE_SIZE = 64          # finished pictures kept per explorer (a few MB at most)
+
+
+class _KeptTexts(Artist):
+    """Draws a few texts at fixed places (the two lines above the axes) and keeps their pixels
+    per wording: the same wording again is copied back instead of rendered glyph by glyph (text
+    is the slowest part of a redraw). For blitting only (the texts are animated, so a full draw
+    leaves them out): draw it straight after the background is restored, so the kept pixels
+    hold the background and these texts, nothing else. The texts are kept together (they may
+    touch); when one of ``guard`` (texts of the axes) reaches into their box, they are drawn as
+    usual and nothing is kept."""
+
+    def __init__(self, texts, guard=(), keep=32):
+        super().__init__()
+        self.texts, self.guard, self.keep, self.kept = list(texts), list(guard), keep, OrderedDict()
+
+    def draw(self, renderer):
+        canvas = self.texts[0].figure.canvas
+        shown = [t for t in self.texts if t.get_visible() and t.get_text()]
+        if not shown:
+            return
+        key = tuple((id(t), t.get_text()) for t in shown)
+        if key in self.kept:
+            box, pixels = self.kept[key]
+            if not self._guarded(box, renderer):
+                canvas.restore_region(pixels)
+                self.kept.move_to_end(key)
+                return
+        for t in shown:
+            t.draw(renderer)
+        box = Bbox.union([t.get_window_extent(renderer).padded(2) for t in shown])
+        box = Bbox.intersection(box, self.texts[0].figure.bbox)
+        if box is None or self._guarded(box, renderer):
+            return
+        self.kept[key] = (box, canvas.copy_from_bbox(box))
+        if len(self.kept) > self.keep:
+            self.kept.popitem(last=False)
+
+    def _guarded(self, box, renderer):
+        """Does one of the guard texts reach into box (so the kept pixels would cover it)?"""
+        return any(g.get_visible() and g.get_text() and g.get_window_extent(renderer).overlaps(box)
+                   for g in self.guard)
 
 
 def keras_same_padding(n: int, kernel_size: int, stride: int = 1, dilation: int = 1):
@@ -147,6 +192,8 @@ def output_size_explorer(n=7, kernel_size=3, stride=1, padding=0, dilation=1, dp
     position"), ``"position"``, ``"play"``), ``.state`` (the dict of :func:`geometry` plus the
     current ``position`` and ``window_origin``), ``.formula`` and ``.notes`` (HTML), ``.figure``,
     ``.image``, ``.update()`` and ``.timing`` (milliseconds of the last updates).
+    The picture and texts of each setting are kept (``CACHE_SIZE`` of them): going back to a
+    setting shows them again without drawing, and ``.figure`` stays at the last setting drawn.
     """
     style = {"description_width": "initial"}
     lay = widgets.Layout(width="300px")
@@ -210,10 +257,19 @@ def output_size_explorer(n=7, kernel_size=3, stride=1, padding=0, dilation=1, dp
                               va="center", fontsize=7, color="#444444") for _ in range(20)]
     suptitle = fig.suptitle("", fontsize=10.5)
     legend = fig.text(0.5, 0.905, "", ha="center", va="bottom", fontsize=8.5, color="#333333")
+    # the two long lines above the axes change seldom: their pixels are kept per wording
+    for t in (suptitle, legend):
+        t.set_animated(True)
+    top_texts = _KeptTexts([suptitle, legend], guard=[title_in, title_out, no_out])
+    top_texts.set_figure(fig)
 
     state: dict = {}
     timing: list[float] = []
     drawn = {"key": None, "background": None, "busy": False}
+    # finished pictures and texts per full setting (every control value that changes them):
+    # moving a slider back to a value it had costs no drawing at all. Bounded, oldest out first.
+    # The figure itself keeps showing the last setting actually drawn (drawn["key"]).
+    shown: dict = {}
 
     def grid_segments(rows, cols, x0=0.0):
         xs, ys = np.arange(cols + 1) - 0.5 + x0, np.arange(rows + 1) - 0.5
@@ -319,6 +375,16 @@ def output_size_explorer(n=7, kernel_size=3, stride=1, padding=0, dilation=1, dp
         c["position"].disabled = not one or out is None
         pos = min(c["position"].value, n_windows - 1)
         key = (g["n"], g["k"], g["s"], g["p"], g["d"], c["mode"].value)
+        full_key = key + (pos,)
+        hit = shown.pop(full_key, None)
+        if hit is not None:
+            shown[full_key] = hit                      # most recently used goes last
+            state.clear()
+            state.update(g, position=pos, window_origin=hit[3], mode=c["mode"].value)
+            image_w.value, formula.value, notes.value = hit[:3]
+            timing.append(1000 * (time.perf_counter() - t0))
+            del timing[:-50]
+            return
         if key != drawn["key"]:
             draw_static(g)
             drawn.update(key=key, background=None)
@@ -346,9 +412,13 @@ def output_size_explorer(n=7, kernel_size=3, stride=1, padding=0, dilation=1, dp
             cell_rect.set_bounds(max(g["padded"], ke) + 2.5 + j - 0.5, i - 0.5, 1, 1)
         state.clear()
         state.update(g, position=pos, window_origin=origin, mode=c["mode"].value)
-        image_w.value, drawn["background"] = blit_png(fig, [win_rect, taps, cell_rect], drawn["background"])
-        formula.value = formula_html(g)
-        notes.value = notes_html(g)
+        png, drawn["background"] = blit_png(fig, [top_texts, win_rect, taps, cell_rect],
+                                           drawn["background"])
+        texts = (png, formula_html(g), notes_html(g))
+        image_w.value, formula.value, notes.value = texts
+        shown[full_key] = texts + (origin,)
+        while len(shown) > CACHE_SIZE:
+            del shown[next(iter(shown))]
         timing.append(1000 * (time.perf_counter() - t0))
         del timing[:-50]
 
