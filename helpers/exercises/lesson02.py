@@ -9,16 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 from helpers import conv
+from helpers.widgets import conv_stepper
 from helpers.exercises import call_learner, correct, is_unfinished, not_done, register_solution, wrong
 
-#: The worked example of the lesson (the same numbers as helpers.widgets.conv_stepper).
-EXAMPLE_IMAGE = np.array([[1, 0, 2, 3, 1],
-                          [0, 1, 3, 2, 0],
-                          [2, 3, 1, 0, 1],
-                          [1, 2, 0, 1, 3],
-                          [0, 1, 2, 3, 2]], dtype=np.float64)
-EXAMPLE_KERNEL = np.array([[2, 0],
-                           [1, -1]], dtype=np.float64)
+#: The worked example of lesson 01 (defined once, in helpers.widgets.conv_stepper), in float64.
+EXAMPLE_IMAGE = conv_stepper.EXAMPLE_IMAGE.astype(np.float64)
+EXAMPLE_KERNEL = conv_stepper.EXAMPLE_KERNEL.astype(np.float64)
 
 
 def _reference(image, kernel):
