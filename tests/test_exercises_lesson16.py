@@ -1,110 +1,112 @@
 from helpers.exercises import lesson16, solution
-from helpers.layers import Dense, Flatten, GlobalAvgPool2D
-from helpers.model import Sequential
+from helpers.layers import Conv2D, ReLU
+from helpers.model import Residual, Sequential
 
 
-def _n_features(body):
-    n = 1
-    for s in body.output_shape((1, 28, 28)):
-        n *= s
-    return n
+# ---------------------------------------------------------------------------------------------
+# conv_macs
+# ---------------------------------------------------------------------------------------------
+def test_conv_macs_reference_passes():
+    fb = lesson16.check_conv_macs(lesson16.conv_macs_solution)
+    assert fb.ok and "86,704,128" in fb.message
 
 
-def test_reference_solution_passes():
-    fb = lesson16.check_transfer_model(lesson16.transfer_model_solution)
-    assert fb.ok and "frozen" in fb.message and "trainable" in fb.message
+def _macs(variant):
+    def fn(in_shape, out_channels, kernel_size, stride=1, padding=0):
+        c, h, w = in_shape
+        oh = (h + 2 * padding - kernel_size) // stride + 1
+        ow = (w + 2 * padding - kernel_size) // stride + 1
+        k2 = kernel_size * kernel_size
+        return {
+            "no_cin": out_channels * oh * ow * k2,
+            "input_size": out_channels * h * w * c * k2,
+            "bias": out_channels * oh * ow * (c * k2 + 1),
+            "flops": 2 * out_channels * oh * ow * c * k2,
+            "no_cout": oh * ow * c * k2,
+            "weights": out_channels * c * k2,
+            "other": 7,
+        }[variant]
+    return fn
 
 
-def test_head_with_hidden_layer_passes():
-    from helpers.layers import ReLU
-
-    def fn(body, n_classes):
-        body.trainable = False
-        return Sequential(body, Flatten(), Dense(_n_features(body), 16), ReLU(), Dense(16, n_classes))
-    assert lesson16.check_transfer_model(fn).ok
-
-
-def test_body_not_frozen():
-    fn = lambda body, n: Sequential(body, Flatten(), Dense(_n_features(body), n))
-    fb = lesson16.check_transfer_model(fn)
-    assert not fb.ok and "body.trainable = False" in fb.message
+def test_conv_macs_typical_mistakes_get_specific_advice():
+    assert "input channels" in lesson16.check_conv_macs(_macs("no_cin")).message
+    assert "OUTPUT pixels" in lesson16.check_conv_macs(_macs("input_size")).message
+    assert "bias" in lesson16.check_conv_macs(_macs("bias")).message
+    assert "FLOPs" in lesson16.check_conv_macs(_macs("flops")).message
+    assert "output channels" in lesson16.check_conv_macs(_macs("no_cout")).message
+    assert "number of weights" in lesson16.check_conv_macs(_macs("weights")).message
+    fb = lesson16.check_conv_macs(_macs("other"))
+    assert not fb.ok and fb.done and "442,368" in fb.message
 
 
-def test_new_body_instead_of_the_given_one():
-    from helpers import zoo
-
-    def fn(body, n):
-        fresh = zoo.transfer_body()
-        fresh.trainable = False
-        return Sequential(fresh, Flatten(), Dense(_n_features(fresh), n))
-    fb = lesson16.check_transfer_model(fn)
-    assert not fb.ok and "body you were given" in fb.message
+def test_input_size_mistake_is_caught_on_the_strided_case():
+    fb = lesson16.check_conv_macs(_macs("input_size"))
+    assert "stride=2" in fb.message
 
 
-def test_hard_coded_number_of_classes():
-    def fn(body, n):
-        body.trainable = False
-        return Sequential(body, Flatten(), Dense(_n_features(body), 5))
-    fb = lesson16.check_transfer_model(fn)
-    assert not fb.ok and "n_classes=3" in fb.message and "by hand" in fb.message
+def test_conv_macs_unfinished_and_broken_answers():
+    assert not lesson16.check_conv_macs(None).done
 
-
-def test_everything_frozen():
-    def fn(body, n):
-        model = Sequential(body, Flatten(), Dense(_n_features(body), n))
-        model.trainable = False
-        return model
-    fb = lesson16.check_transfer_model(fn)
-    assert not fb.ok and "nothing" in fb.message
-
-
-def test_head_that_does_not_fit():
-    def fn(body, n):
-        body.trainable = False
-        return Sequential(body, Flatten(), Dense(9999, n))
-    fb = lesson16.check_transfer_model(fn)
-    assert not fb.ok and "does not fit" in fb.message
-
-
-def test_partially_frozen_body_is_caught():
-    def fn(body, n):
-        body.layers[0].trainable = False          # only the first layer
-        return Sequential(body, Flatten(), Dense(_n_features(body), n))
-    fb = lesson16.check_transfer_model(fn)
-    assert not fb.ok and "trainable" in fb.message
-
-
-def test_weights_changed_while_building():
-    def fn(body, n):
-        body.params[next(iter(body.params))][...] = 0
-        body.trainable = False
-        return Sequential(body, Flatten(), Dense(_n_features(body), n))
-    fb = lesson16.check_transfer_model(fn)
-    assert not fb.ok and "weights changed" in fb.message
-
-
-def test_unfinished_and_broken():
-    assert not lesson16.check_transfer_model(None).done
-    assert not lesson16.check_transfer_model(lambda body, n: None).done
-
-    def todo(body, n):
+    def todo(*a, **k):
         raise NotImplementedError
-    assert not lesson16.check_transfer_model(todo).done
-    fb = lesson16.check_transfer_model(lambda body, n: [body])
+    assert not lesson16.check_conv_macs(todo).done
+    assert not lesson16.check_conv_macs(lambda *a, **k: None).done
+
+    def crashes(*a, **k):
+        return 1 / 0
+    fb = lesson16.check_conv_macs(crashes)
+    assert not fb.ok and "ZeroDivisionError" in fb.message
+    fb = lesson16.check_conv_macs(lambda *a, **k: 442_368.5)
+    assert "whole number" in fb.message
+    fb = lesson16.check_conv_macs(lambda *a, **k: "many")
+    assert "one integer" in fb.message
+
+
+# ---------------------------------------------------------------------------------------------
+# down_block
+# ---------------------------------------------------------------------------------------------
+def test_down_block_reference_passes():
+    fb = lesson16.check_down_block(lesson16.down_block_solution)
+    assert fb.ok and "(32, 7, 7)" in fb.message and "1x1" in fb.message
+
+
+def test_down_block_without_bn_passes_too():
+    def fn(cin, cout):
+        block = Sequential(Conv2D(cin, cout, 3, stride=2, padding=1), ReLU(),
+                           Conv2D(cout, cout, 3, padding=1))
+        return Sequential(Residual(block, Conv2D(cin, cout, 1, stride=2)), ReLU())
+    assert lesson16.check_down_block(fn).ok
+
+
+def test_down_block_mistakes():
+    # no shortcut at all
+    fb = lesson16.check_down_block(lambda cin, cout: Sequential(Conv2D(cin, cout, 3, stride=2, padding=1)))
+    assert not fb.ok and "Residual" in fb.message
+    # identity shortcut: the shapes cannot match
+    fb = lesson16.check_down_block(
+        lambda cin, cout: Residual(Sequential(Conv2D(cin, cout, 3, stride=2, padding=1))))
+    assert not fb.ok and "projection" in fb.message
+    # forgot the stride: (32, 14, 14)
+    fb = lesson16.check_down_block(
+        lambda cin, cout: Residual(Sequential(Conv2D(cin, cout, 3, padding=1)), Conv2D(cin, cout, 1)))
+    assert not fb.ok and "(32, 14, 14)" in fb.message and "stride=2" in fb.message
+    # a 3x3 projection
+    fb = lesson16.check_down_block(
+        lambda cin, cout: Residual(Sequential(Conv2D(cin, cout, 3, stride=2, padding=1)),
+                                   Conv2D(cin, cout, 3, stride=2, padding=1)))
+    assert not fb.ok and "1x1" in fb.message
+    # not a layer
+    fb = lesson16.check_down_block(lambda cin, cout: [Conv2D(cin, cout, 1)])
     assert not fb.ok and "list" in fb.message
-    fb = lesson16.check_transfer_model(lambda body, n: body.nope)
-    assert not fb.ok and "AttributeError" in fb.message
 
 
-def test_solution_prints(capsys):
-    assert "body.trainable = False" in solution("transfer_model")
+def test_down_block_unfinished():
+    assert not lesson16.check_down_block(None).done
+    assert not lesson16.check_down_block(lambda cin, cout: None).done
+
+
+def test_solutions_print(capsys):
+    assert "out_channels * oh * ow" in solution("conv_macs")
+    assert "Residual(block, shortcut)" in solution("down_block")
     capsys.readouterr()
-
-
-def test_gap_head_passes():
-    def fn(body, n):
-        body.trainable = False
-        shape = body.output_shape((1, 28, 28))
-        head = [Dense(shape[0], n)] if len(shape) == 1 else [GlobalAvgPool2D(), Dense(shape[0], n)]
-        return Sequential(body, *head)
-    assert lesson16.check_transfer_model(fn).ok

@@ -551,7 +551,7 @@ def test_helpers_engine_environment_variable():
 
 
 def test_a_layer_that_ran_can_be_deep_copied():
-    # zoo.clone deep-copies trained models (lesson 16); a layer's cache must hold no module
+    # zoo.clone deep-copies trained models (lesson 18); a layer's cache must hold no module
     import copy
     net = _small_net()
     net.forward(np.ones((2, 2, 12, 12), np.float32))

@@ -49,8 +49,8 @@ KNOWN_EXCEPTIONS = {
     "10_backprop_conv.ipynb": {"korean", "sentences"},                         # 44 min
     "12_training.ipynb": {"korean", "sentences"},                              # 50 min
     "14_visualizing.ipynb": {"korean", "length", "sentences"},                 # 56 min
-    "15_architectures.ipynb": {"korean", "length", "sentences"},               # 71 min
-    "16_transfer_learning.ipynb": {"korean", "sentences"},                     # 41 min
+    "16_architectures.ipynb": {"korean", "length", "sentences"},               # 71 min
+    "18_transfer_learning.ipynb": {"korean", "sentences"},                     # 41 min
 }
 
 
