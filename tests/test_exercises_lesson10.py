@@ -133,3 +133,75 @@ def test_unfinished_and_broken_answers():
 def test_solution_prints_source(capsys):
     src = solution("conv_backward")
     assert "::-1, ::-1" in src and "dout.sum(axis=(0, 2, 3))" in capsys.readouterr().out
+
+
+# --- issue 26, item 1: mistakes that make helpers.conv raise get the right diagnosis ------------
+
+def dx_flipped_not_transposed(dout, x, w, padding=0):
+    """A learner's real slip: the kernel for dx is flipped, but left as (F, C, KH, KW)."""
+    p = padding
+    kh, kw = w.shape[2:]
+    dxp = conv.conv2d(dout, w[:, :, ::-1, ::-1], padding=(kh - 1, kw - 1))
+    dx = dxp[:, :, p:p + x.shape[2], p:p + x.shape[3]]
+    return dx, *ref(dout, x, w, padding)[1:]
+
+
+def dw_from_unpadded_x(dout, x, w, padding=0):
+    """A learner's real slip: dw cross-correlates x, not the padded x, with dout."""
+    dw = conv.conv2d(x.transpose(1, 0, 2, 3), dout.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    dx, _, db = ref(dout, x, w, padding)
+    return dx, dw, db
+
+
+def test_kernel_flipped_but_not_transposed_is_named_where_it_raises():
+    fb = lesson10.check_conv_backward(dx_flipped_not_transposed)
+    assert not fb.ok and fb.done
+    assert "channels-last" not in fb.message, fb.message        # the wrong fix is not suggested
+    first = fb.message.split("Where your function ran")[0]
+    assert "raised ValueError" in first and "flipped but not transposed" in first, fb.message
+    assert "(C, F, KH, KW) = (3, 4, 3, 3)" in first and ".transpose(1, 0, 2, 3)" in first
+
+
+def test_kernel_flipped_but_not_transposed_is_named_from_values_where_c_equals_f():
+    fb = lesson10.check_conv_backward(dx_flipped_not_transposed)
+    ran = fb.message.split("Where your function ran")[1]
+    assert "(3, 2, 4, 4)" in ran and "dx: relative error" in ran and "WRONG" in ran, fb.message
+    assert "dx: dx uses the kernel flipped but not transposed" in ran
+
+
+def test_dw_from_the_unpadded_input_is_named_not_a_raw_size_error():
+    fb = lesson10.check_conv_backward(dw_from_unpadded_x)
+    assert not fb.ok and fb.done
+    assert "padding=1" in fb.message and "dw step done on the unpadded x" in fb.message, fb.message
+    assert "xp = conv.pad(x, padding)" in fb.message
+    assert "use padding >=" not in fb.message                  # padding dout would be the wrong fix
+
+
+def test_dw_from_the_unpadded_input_is_named_by_its_shape_where_it_does_not_raise():
+    # with a 5x5 kernel and padding 1 the unpadded x still fits: dw comes out 3x3, not 5x5
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((2, 2, 7, 7)), rng.standard_normal((3, 2, 5, 5))
+    dout = rng.standard_normal(conv.conv2d(x, w, padding=1).shape)
+    got = dw_from_unpadded_x(dout, x, w, padding=1)[1]
+    assert got.shape == (3, 2, 3, 3)
+    msg = lesson10._diagnose_dw(got, ref(dout, x, w, 1)[1], x, w, 1, dout)
+    assert "unpadded x" in msg and "conv.pad(x, padding)" in msg, msg
+
+
+def test_an_unrecognised_error_is_reported_as_it_is():
+    def broken(dout, x, w, padding=0):
+        raise IndexError("index 5 is out of bounds for axis 2 with size 5")
+    fb = lesson10.check_conv_backward(broken)
+    assert not fb.ok and fb.done
+    assert fb.message.startswith("For x of shape (2, 3, 5, 5)") and "IndexError" in fb.message
+    assert "This looks like" not in fb.message
+
+
+@pytest.mark.parametrize("bad", [
+    lambda dout, x, w, padding=0: (x.astype(complex), w, dout.sum(axis=(0, 2, 3))),
+    lambda dout, x, w, padding=0: ("dx", w, dout.sum(axis=(0, 2, 3))),
+    lambda dout, x, w, padding=0: (x, [[1], [2, 3]], dout.sum(axis=(0, 2, 3))),
+])
+def test_values_that_are_not_arrays_of_real_numbers_get_feedback(bad):
+    fb = lesson10.check_conv_backward(bad)
+    assert not fb.ok and fb.done and "three arrays of numbers" in fb.message, fb.message

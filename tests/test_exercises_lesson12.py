@@ -188,3 +188,28 @@ def test_solutions_are_registered_and_printable(capsys):
     assert "4320" in capsys.readouterr().out
     assert "argmax" in solution("accuracy", show=False)
     assert capsys.readouterr().out == ""
+
+
+# --- answers the fuzz test (tests/test_fuzz_checkers.py) found crashing the checkers ------------
+
+@pytest.mark.parametrize("fn, phrase", [
+    (lambda s, y: (None, []), "return a number"),              # ragged: np.asarray raised
+    (lambda s, y: [np.mean(s.argmax(1) == y), [1, 2]], "return a number"),
+    (lambda s, y: complex(np.mean(s.argmax(1) == y), 1), "return a number"),
+    (lambda s, y: {"accuracy": 0.75}, "return a number"),
+])
+def test_accuracy_odd_return_values_get_feedback(fn, phrase):
+    fb = lesson12.check_accuracy(fn)
+    assert not fb.ok and fb.done and phrase in fb.message, fb.message
+
+
+def test_accuracy_returning_none_is_not_done():
+    fb = lesson12.check_accuracy(lambda s, y: None)
+    assert not fb.ok and not fb.done and "returned None" in fb.message
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_param_count_infinite_or_nan_is_not_a_whole_number(value):
+    answer = dict(lesson12.param_count_solution(), hidden=value)
+    fb = lesson12.check_param_count(answer)
+    assert not fb.ok and fb.done and "'hidden' must be a whole number" in fb.message, fb.message

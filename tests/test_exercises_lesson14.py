@@ -146,3 +146,70 @@ def test_occlusion_names_the_mistake(fn, phrase):
 def test_solutions_are_registered():
     assert "image.copy()" in solution("occlusion", show=False)
     assert "2 * i" in solution("receptive_window", show=False)
+
+
+# --- issue 26, item 2: a scalar answer, the stride factor forgotten, one channel covered -------
+
+def one_number(predict_proba, image, target, patch_size, stride, fill=0.0):
+    """A learner who returns the largest drop instead of the map."""
+    return float(ref(predict_proba, image, target, patch_size, stride, fill).max())
+
+
+def stride_factor_forgotten(predict_proba, image, target, patch_size, stride, fill=0.0):
+    """The right number of positions, but the patch of position (i, j) starts at (i, j)."""
+    c, h, w = image.shape
+    oh, ow = (h - patch_size) // stride + 1, (w - patch_size) // stride + 1
+    base = predict_proba(image[None])[0, target]
+    out = np.zeros((oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            cov = image.copy()
+            cov[:, i:i + patch_size, j:j + patch_size] = fill
+            out[i, j] = base - predict_proba(cov[None])[0, target]
+    return out
+
+
+def last_channel_only(predict_proba, image, target, patch_size, stride, fill=0.0):
+    c, h, w = image.shape
+    oh, ow = (h - patch_size) // stride + 1, (w - patch_size) // stride + 1
+    base = predict_proba(image[None])[0, target]
+    out = np.zeros((oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            cov = image.copy()
+            cov[-1, i * stride:i * stride + patch_size, j * stride:j * stride + patch_size] = fill
+            out[i, j] = base - predict_proba(cov[None])[0, target]
+    return out
+
+
+def test_occlusion_scalar_answer_gets_feedback_not_an_index_error():
+    fb = lesson14.check_occlusion(one_number)
+    assert not fb.ok and fb.done
+    assert "one number" in fb.message and "(OH, OW) = (3, 3)" in fb.message, fb.message
+    fb = lesson14.check_occlusion(lambda *a, **k: np.zeros(3))
+    assert not fb.ok and "an array of shape (3,)" in fb.message, fb.message
+
+
+def test_occlusion_stride_factor_forgotten_is_named():
+    fb = lesson14.check_occlusion(stride_factor_forgotten)
+    assert not fb.ok and fb.done
+    assert "1 pixel per step" in fb.message and "i*stride" in fb.message, fb.message
+    assert "stride=2" in fb.message                     # found on the first test input already
+
+
+@pytest.mark.parametrize("fn, channel", [(first_channel_only, 0), (last_channel_only, 1)])
+def test_occlusion_one_channel_only_is_named(fn, channel):
+    fb = lesson14.check_occlusion(fn)
+    assert not fb.ok and fb.done
+    assert f"only channel {channel}" in fb.message and "covered[:, rows, columns]" in fb.message, fb.message
+    assert "largest difference" not in fb.message       # not the general message
+
+
+def test_occlusion_none_returned_is_not_done():
+    fb = lesson14.check_occlusion(lambda *a, **k: None)
+    assert not fb.ok and not fb.done
+
+
+def test_receptive_window_infinite_values_get_feedback():
+    fb = lesson14.check_receptive_window(lambda i, j: (float("inf"), 0, 6))
+    assert not fb.ok and fb.done and "three integers" in fb.message, fb.message

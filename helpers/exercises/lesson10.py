@@ -3,9 +3,14 @@
 The learner writes ``conv_backward(dout, x, w, padding=0) -> (dx, dw, db)`` for a stride-1
 convolution. The checker runs a numerical gradient check (float64) of each of the three
 gradients, says which one is wrong, and recognises the usual mistakes: the kernel not flipped,
-db not summed over the batch or the positions, dw transposed, dx still padded.
+db not summed over the batch or the positions, dw transposed, dx still padded, the kernel
+flipped but not transposed for dx, dw computed from the unpadded x. When the learner's function
+raises on one test input, the checker still runs the others, so that a mistake which raises
+where C != F can be named from its values where C == F.
 """
 from __future__ import annotations
+
+import re
 
 import numpy as np
 
@@ -92,9 +97,9 @@ def _diagnose_dx(got, ref, x, w, p, dout):
         return ("dx uses a kernel flipped along only one axis; flip both the rows and the "
                 "columns: w[:, :, ::-1, ::-1].")
     if c == f and _close(got, full(w[:, :, ::-1, ::-1])):
-        return ("dx mixes up the channels: input channel c collects from every output channel f "
-                "through w[f, c], so the kernel for dx is w flipped and transposed to (C, F, KH, KW): "
-                "w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).")
+        return ("dx uses the kernel flipped but not transposed, so it mixes up the channels. Input "
+                "channel c collects from every filter f through w[f, c], so the kernel for dx is w "
+                "flipped and transposed to (C, F, KH, KW): w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).")
     return ("dx is wrong. It is the full convolution of dout with the flipped kernel: pad dout by "
             "K-1, cross-correlate with w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3), then drop the "
             "padding of x.")
@@ -105,6 +110,10 @@ def _diagnose_dw(got, ref, x, w, p, dout):
     if got.shape == (c, f, kh, kw) and c != f:
         return (f"dw has shape {got.shape} = (C, F, KH, KW): F and C are swapped. It must have the "
                 f"shape of w, (F, C, KH, KW) = {w.shape}; add .transpose(1, 0, 2, 3).")
+    if p > 0 and got.shape == (f, c, kh - 2 * p, kw - 2 * p):
+        return (f"dw has shape {got.shape}, {2 * p} smaller than w's in each spatial axis: it looks "
+                f"computed from the unpadded x. The forward pass slid w over the padded input, so "
+                f"pad x first, xp = conv.pad(x, padding), then cross-correlate xp with dout.")
     if got.shape != ref.shape:
         return f"dw must have the shape of w, {ref.shape}; yours has shape {got.shape}."
     if _close(got, ref.transpose(1, 0, 2, 3)):
@@ -146,12 +155,45 @@ def _diagnose_db(got, ref, x, w, p, dout):
     return "db is wrong: it is dout summed over the batch and both positions, dout.sum(axis=(0, 2, 3))."
 
 
+_CHANNELS_LAST = re.compile(r"; x looks channels-last \(N, H, W, C\): use x\.transpose\(0, 3, 1, 2\)")
+_CHANNELS = re.compile(r"w has (\d+) input channels \(w\.shape\[1\]\) but x has (\d+)")
+_TOO_BIG = re.compile(r"kernel_size (\d+) is larger than the padded input \d+ \(([HW])=(\d+) ")
+
+
+def _diagnose_raise(message, x, w, p, dout):
+    """What a usual mistake that makes helpers.conv raise looks like: (message, hint or "")."""
+    n, c, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    oh, ow = dout.shape[2:]
+    channels = _CHANNELS.search(message)
+    if channels and c != f and (int(channels[1]), int(channels[2])) == (c, f):
+        message = _CHANNELS_LAST.sub("", message)   # x is NCHW here: that hint would mislead
+        return message, (
+            f"This looks like the dx step with the kernel flipped but not transposed. For dx the "
+            f"convolution's input is dout, with F = {f} channels, so its kernel must have shape "
+            f"(C, F, KH, KW) = {(c, f, kh, kw)}. The flipped w still has shape (F, C, KH, KW) = "
+            f"{w.shape}. Input channel c collects from every filter f through w[f, c]: flip, then "
+            f"transpose, w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).")
+    too_big = _TOO_BIG.search(message)
+    if too_big and p > 0:
+        k, axis, size = int(too_big[1]), too_big[2], int(too_big[3])
+        out_size, in_size = (oh, h) if axis == "H" else (ow, wd)
+        if (k, size) == (out_size, in_size):
+            message = re.sub(r"; use padding >= .*$", "", message)   # padding dout is not the fix
+            return message, (
+                f"This looks like the dw step done on the unpadded x: dout, {out_size} pixels "
+                f"along {axis}, is used as the kernel, but x is only {in_size}. The forward pass "
+                f"slid w over the padded input ({in_size} + 2*{p} = {in_size + 2 * p}), so dw "
+                f"needs it too: xp = conv.pad(x, padding), then cross-correlate xp with dout.")
+    return message, ""
+
+
 def check_conv_backward(fn) -> Feedback:
     """Gradient-check a learner's ``conv_backward(dout, x, w, padding=0) -> (dx, dw, db)``
     (stride 1) and say which of dx, dw, db is wrong, and why when the mistake is a usual one."""
     if is_unfinished(fn):
         return not_done("Hint: db is the easiest; start with db = dout.sum(axis=...).")
-    lines = []
+    lines, raised = [], ""      # raised: what happened on the first test input that raised
     for k, case in enumerate(CONV_BACKWARD_CASES):
         x, w, b, p, dout = _case_data(case, seed=k)
         args = [a.copy() for a in (dout, x, w)]
@@ -159,7 +201,10 @@ def check_conv_backward(fn) -> Feedback:
         if problem is not None:
             if not problem.done:
                 return problem
-            return wrong(f"For {_case_text(x, w, p)}: {problem.message}.")
+            if not raised:
+                message, hint = _diagnose_raise(problem.message, x, w, p, dout)
+                raised = f"For {_case_text(x, w, p)}: {message}." + (f"\n{hint}" if hint else "")
+            continue                # the other inputs may still show what is wrong
         if not isinstance(result, (tuple, list)) or len(result) != 3:
             got = f"{len(result)} values" if isinstance(result, (tuple, list)) else type(result).__name__
             return wrong(f"conv_backward must return three arrays, (dx, dw, db); yours returned {got}.")
@@ -168,8 +213,10 @@ def check_conv_backward(fn) -> Feedback:
             names = missing[0] if len(missing) == 1 else ", ".join(missing[:-1]) + " and " + missing[-1]
             return not_done(f"{names} {'is' if len(missing) == 1 else 'are'} still None.")
         try:
+            if any(np.iscomplexobj(r) or isinstance(r, (str, bytes, dict)) for r in result):
+                raise TypeError("complex numbers, strings or dicts are not gradients")
             got = {nm: np.asarray(r, dtype=np.float64) for nm, r in zip(("dx", "dw", "db"), result)}
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             return wrong(f"conv_backward must return three arrays of numbers: {exc}")
         num = _numerical(x, w, b, p, dout)
         report, wrong_ones = [], []
@@ -186,8 +233,13 @@ def check_conv_backward(fn) -> Feedback:
         if wrong_ones:
             diagnose = {"dx": _diagnose_dx, "dw": _diagnose_dw, "db": _diagnose_db}
             why = [f"{nm}: {diagnose[nm](got[nm], num[nm], x, w, p, dout)}" for nm in wrong_ones]
-            return wrong(f"gradient check for {_case_text(x, w, p)} (against central differences, "
-                         f"float64; right is below {TOLERANCE:.0e}):\n  " + "\n  ".join(report)
-                         + "\n" + "\n".join(why))
+            check = (f"gradient check for {_case_text(x, w, p)} (against central differences, "
+                     f"float64; right is below {TOLERANCE:.0e}):\n  " + "\n  ".join(report)
+                     + "\n" + "\n".join(why))
+            if raised:
+                return wrong(f"{raised}\nWhere your function ran, the {check}")
+            return wrong(check[0].upper() + check[1:])
         lines.append(f"{_case_text(x, w, p)}: " + ", ".join(report))
+    if raised:
+        return wrong(raised)
     return correct("dx, dw and db pass the gradient check on every test input:\n" + "\n".join(lines))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -274,7 +275,7 @@ def check_param_count(answer) -> Feedback:
             continue
         try:
             got_int = int(got)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             problems.append(f"'{k}' must be a whole number, got {got!r}.")
             continue
         if got_int != got:
@@ -325,6 +326,11 @@ def _accuracy_cases():
     return cases
 
 
+def _short(value, limit=40):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def check_accuracy(fn) -> Feedback:
     """fn(scores, y) -> float: scores (N, K) logits or probabilities, y (N,) integer labels;
     the fraction of rows whose largest score is at the label (0.0 to 1.0)."""
@@ -340,7 +346,17 @@ def check_accuracy(fn) -> Feedback:
                              f"class per image, the same length as y.")
             return fb
         expected = accuracy_solution(s, y)
-        arr = np.asarray(got)
+        if is_unfinished(got):
+            return not_done("your function returned None; end it with return and the accuracy.")
+        try:
+            if isinstance(got, (str, bytes, dict)) or callable(got) or np.iscomplexobj(got):
+                raise TypeError
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                arr = np.asarray(got, dtype=np.float64)
+        except (TypeError, ValueError, OverflowError):
+            return wrong(f"for {name} you returned {type(got).__name__} {_short(got)}; return a "
+                         f"number between 0 and 1.")
         if arr.size != 1:
             if arr.shape == y.shape:
                 return wrong(f"for {name} you returned an array of shape {arr.shape} (one value per "

@@ -94,7 +94,7 @@ def check_receptive_window(fn) -> Feedback:
             return not_done("return (top, left, size) for the pooled unit (i, j).")
         try:
             top, left, size = (int(v) for v in got)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return wrong(f"fn({i}, {j}) returned {got!r}; return three integers (top, left, size).")
         exp = receptive_window_solution(i, j)
         if (top, left, size) == exp:
@@ -154,6 +154,23 @@ def _toy_model(shape, k=4, seed=0):
     return predict_proba
 
 
+def _covered_map(proba, image, target, patch, stride, step, channels=None, fill=0.0):
+    """Drops with the patch of position (i, j) at (i*step, j*step), in the given channels
+    (all when None), for the (OH, OW) positions a stride of `stride` gives: two usual mistakes."""
+    c, h, w = image.shape
+    oh, ow = (h - patch) // stride + 1, (w - patch) // stride + 1
+    chans = slice(None) if channels is None else channels
+    base = proba(image[None])[0, target]
+    drops = np.zeros((oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            covered = image.copy()
+            rows, cols = slice(i * step, i * step + patch), slice(j * step, j * step + patch)
+            covered[chans, rows, cols] = fill
+            drops[i, j] = base - proba(covered[None])[0, target]
+    return drops
+
+
 OCCLUSION_CASES = [((1, 8, 8), 4, 2, 1), ((1, 9, 12), 3, 3, 2), ((2, 7, 10), 4, 3, 0)]
 
 
@@ -174,24 +191,33 @@ def check_occlusion(fn) -> Feedback:
         if not np.array_equal(image, keep):
             return wrong(f"for {case} your function changed the image it was given; cover a copy "
                          f"(image.copy()) so every patch position starts from the original.")
+        if is_unfinished(got):
+            return not_done("your function returned nothing yet; return the (OH, OW) map of drops.")
         exp = occlusion_map(proba, image, target, patch_size=patch, stride=stride, fill=0.0).grid
         try:
+            if np.iscomplexobj(got) or isinstance(got, (str, bytes, dict)):
+                raise TypeError
             got = np.asarray(got, dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return wrong(f"for {case} you returned {type(got).__name__}; return an array of drops.")
         oh, ow = exp.shape
+        if got.ndim != 2:
+            what = (f"one number ({float(got):.3g})" if got.ndim == 0
+                    else f"an array of shape {got.shape}")
+            return wrong(f"for {case} you returned {what}; return a 2-D map of shape (OH, OW) = "
+                         f"{exp.shape}: one drop for each position (i, j) of the patch.")
         if got.shape != exp.shape:
             if got.shape == (ow, oh):
                 return wrong(f"for {case} the result has shape {got.shape}, rows and columns swapped; "
                              f"the first axis is the patch's row position i, of which there are {oh}.")
-            if got.shape in ((oh - 1, ow - 1), (oh + 1, ow + 1)) or got.shape[0] in (oh - 1, oh + 1):
-                return wrong(f"for {case} the result has shape {got.shape}, expected {exp.shape}: the "
-                             f"patch slides like a kernel, (H - patch_size) // stride + 1 = {oh} "
-                             f"positions down (an off-by-one in the range?).")
             s1 = conv.output_size(shape[1:], patch, 1)
             if got.shape == tuple(s1):
                 return wrong(f"for {case} the result has shape {got.shape}: it looks like the patch "
                              f"moved 1 pixel at a time; move it by stride={stride}.")
+            if got.shape[0] in (oh - 1, oh + 1) or got.shape[1] in (ow - 1, ow + 1):
+                return wrong(f"for {case} the result has shape {got.shape}, expected {exp.shape}: the "
+                             f"patch slides like a kernel, (H - patch_size) // stride + 1 = {oh} "
+                             f"positions down (an off-by-one in the range?).")
             return wrong(f"for {case} the result must have shape (OH, OW) = {exp.shape}, got {got.shape}.")
         if np.allclose(got, exp, atol=1e-9):
             continue
@@ -205,6 +231,17 @@ def check_occlusion(fn) -> Feedback:
         if np.allclose(got, base - exp, atol=1e-9):
             return wrong(f"for {case} you returned the probability with the patch in place; the map "
                          f"holds the drop: p(unchanged) - p(covered) = {base:.3f} - p(covered).")
+        if stride > 1 and np.allclose(got, _covered_map(proba, image, target, patch, stride, 1), atol=1e-9):
+            return wrong(f"for {case} the patch at position (i, j) seems to cover rows i to "
+                         f"i + patch_size - 1: it moved 1 pixel per step. Multiply by the stride: "
+                         f"the patch at (i, j) starts at row i*stride and column j*stride.")
+        if shape[0] > 1:
+            for ch in range(shape[0]):
+                alt = _covered_map(proba, image, target, patch, stride, stride, channels=[ch])
+                if np.allclose(got, alt, atol=1e-9):
+                    return wrong(f"for {case} (an image with {shape[0]} channels) the patch covers "
+                                 f"only channel {ch}. Cover the square in all channels at once: "
+                                 f"covered[:, rows, columns] = fill.")
         for other in (1.0, float(image.min()), float(image.mean())):
             alt = occlusion_map(proba, image, target, patch_size=patch, stride=stride, fill=other).grid
             if np.allclose(got, alt, atol=1e-9):
