@@ -7,7 +7,8 @@ Builders (each returns a ``helpers.model.Sequential``, or a ``Concat`` for one I
 - ``source_cnn()``: the two-convolution PyTorch net of the source posts (flattens 320 values).
 - ``inception_module(in_channels)`` and ``inception_net()``: the source's "InceptionA" module
   (88 output channels) and its small two-module network (flattens 1408 values).
-- ``alexnet()`` (with ``LocalResponseNorm``), ``vgg16()`` (138,357,544 parameters),
+- ``alexnet()`` (the paper's layers as one tower, with ``LocalResponseNorm``; 62,378,344
+  parameters) and ``alexnet(variant="torchvision")`` (61,100,840), ``vgg16()`` (138,357,544),
   ``cifar_cnn()`` (the source's Keras CIFAR-10 net), ``resnet18()`` (11,689,512 trainable).
 - ``residual_block(...)``, ``deep_net(n_layers, residual=...)``: for the degradation experiment.
 - ``transfer_body()`` / ``transfer_head(n, pool)``: the small CNN of the transfer-learning lesson.
@@ -158,22 +159,36 @@ def inception_net(rng=None):
 # ----------------------------------------------------------------------------------------------
 # ImageNet-scale networks (for summaries and arithmetic; too big to train in NumPy)
 # ----------------------------------------------------------------------------------------------
-def alexnet(n_classes=1000, lrn=True, rng=None):
-    """AlexNet (Krizhevsky, Sutskever and Hinton, 2012) as one tower, for (3, 227, 227) inputs.
+def alexnet(n_classes=1000, lrn=True, variant="paper", rng=None):
+    """AlexNet as one tower (no split over two GPUs).
 
+    variant="paper" (Krizhevsky, Sutskever and Hinton, 2012), for (3, 227, 227) inputs:
     conv 96@11x11 stride 4, ReLU, [LRN], overlapping max-pool 3 stride 2; conv 256@5x5, ReLU,
     [LRN], pool; conv 384, 384, 256 @3x3; pool (256x6x6); Dense 4096, 4096 with dropout 0.5;
-    Dense n_classes. 62,378,344 parameters for 1000 classes (the paper split conv2, conv4 and
-    conv5 over two GPUs, each half seeing half the channels, which makes about 61 million).
+    Dense n_classes. 62,378,344 parameters for 1000 classes. (The paper split conv2, conv4 and
+    conv5 over two GPUs, each half reading only its own half of the channels: 60,965,224.)
+
+    variant="torchvision": the network ``torchvision.models.alexnet()`` builds, for (3, 224, 224)
+    inputs: the variant of Krizhevsky's "One weird trick" (2014), with 64, 192, 384, 256, 256
+    channels, padding 2 in conv1 and no LRN (``lrn`` is ignored): 61,100,840 parameters.
+    Keras ships no AlexNet.
     """
+    if variant not in ("paper", "torchvision"):
+        raise ValueError(f"alexnet: variant must be 'paper' or 'torchvision', got {variant!r}")
+    if variant == "paper":
+        widths, pad1 = (96, 256, 384, 384, 256), 0
+    else:
+        widths, pad1, lrn = (64, 192, 384, 256, 256), 2, False
+    c1, c2, c3, c4, c5 = widths
     norm = (lambda: LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2.0)) if lrn else (lambda: None)
-    layers = [Conv2D(3, 96, 11, stride=4, rng=rng), ReLU(), norm(), MaxPool2D(3, stride=2),
-              Conv2D(96, 256, 5, padding=2, rng=rng), ReLU(), norm(), MaxPool2D(3, stride=2),
-              Conv2D(256, 384, 3, padding=1, rng=rng), ReLU(),
-              Conv2D(384, 384, 3, padding=1, rng=rng), ReLU(),
-              Conv2D(384, 256, 3, padding=1, rng=rng), ReLU(), MaxPool2D(3, stride=2),
+    layers = [Conv2D(3, c1, 11, stride=4, padding=pad1, rng=rng), ReLU(), norm(),
+              MaxPool2D(3, stride=2),
+              Conv2D(c1, c2, 5, padding=2, rng=rng), ReLU(), norm(), MaxPool2D(3, stride=2),
+              Conv2D(c2, c3, 3, padding=1, rng=rng), ReLU(),
+              Conv2D(c3, c4, 3, padding=1, rng=rng), ReLU(),
+              Conv2D(c4, c5, 3, padding=1, rng=rng), ReLU(), MaxPool2D(3, stride=2),
               Flatten(),
-              Dropout(0.5, rng=rng), Dense(256 * 6 * 6, 4096, rng=rng), ReLU(),
+              Dropout(0.5, rng=rng), Dense(c5 * 6 * 6, 4096, rng=rng), ReLU(),
               Dropout(0.5, rng=rng), Dense(4096, 4096, rng=rng), ReLU(),
               Dense(4096, n_classes, rng=rng)]
     return Sequential(*[layer for layer in layers if layer is not None])

@@ -1,6 +1,4 @@
 from helpers.exercises import lesson16, solution
-from helpers.layers import Conv2D, ReLU
-from helpers.model import Residual, Sequential
 
 
 # ---------------------------------------------------------------------------------------------
@@ -63,50 +61,79 @@ def test_conv_macs_unfinished_and_broken_answers():
     assert "one integer" in fb.message
 
 
-# ---------------------------------------------------------------------------------------------
-# down_block
-# ---------------------------------------------------------------------------------------------
-def test_down_block_reference_passes():
-    fb = lesson16.check_down_block(lesson16.down_block_solution)
-    assert fb.ok and "(32, 7, 7)" in fb.message and "1x1" in fb.message
-
-
-def test_down_block_without_bn_passes_too():
-    def fn(cin, cout):
-        block = Sequential(Conv2D(cin, cout, 3, stride=2, padding=1), ReLU(),
-                           Conv2D(cout, cout, 3, padding=1))
-        return Sequential(Residual(block, Conv2D(cin, cout, 1, stride=2)), ReLU())
-    assert lesson16.check_down_block(fn).ok
-
-
-def test_down_block_mistakes():
-    # no shortcut at all
-    fb = lesson16.check_down_block(lambda cin, cout: Sequential(Conv2D(cin, cout, 3, stride=2, padding=1)))
-    assert not fb.ok and "Residual" in fb.message
-    # identity shortcut: the shapes cannot match
-    fb = lesson16.check_down_block(
-        lambda cin, cout: Residual(Sequential(Conv2D(cin, cout, 3, stride=2, padding=1))))
-    assert not fb.ok and "projection" in fb.message
-    # forgot the stride: (32, 14, 14)
-    fb = lesson16.check_down_block(
-        lambda cin, cout: Residual(Sequential(Conv2D(cin, cout, 3, padding=1)), Conv2D(cin, cout, 1)))
-    assert not fb.ok and "(32, 14, 14)" in fb.message and "stride=2" in fb.message
-    # a 3x3 projection
-    fb = lesson16.check_down_block(
-        lambda cin, cout: Residual(Sequential(Conv2D(cin, cout, 3, stride=2, padding=1)),
-                                   Conv2D(cin, cout, 3, stride=2, padding=1)))
-    assert not fb.ok and "1x1" in fb.message
-    # not a layer
-    fb = lesson16.check_down_block(lambda cin, cout: [Conv2D(cin, cout, 1)])
-    assert not fb.ok and "list" in fb.message
-
-
-def test_down_block_unfinished():
-    assert not lesson16.check_down_block(None).done
-    assert not lesson16.check_down_block(lambda cin, cout: None).done
-
-
 def test_solutions_print(capsys):
     assert "out_channels * oh * ow" in solution("conv_macs")
-    assert "Residual(block, shortcut)" in solution("down_block")
     capsys.readouterr()
+
+
+# ---------------------------------------------------------------------------------------------
+# the output size written wrong: answers as learners write them
+# ---------------------------------------------------------------------------------------------
+def no_padding(in_shape, out_channels, kernel_size, stride=1, padding=0):
+    c_in, h, w = in_shape
+    oh = (h - kernel_size) // stride + 1          # padding forgotten
+    ow = (w - kernel_size) // stride + 1
+    return out_channels * oh * ow * c_in * kernel_size * kernel_size
+
+
+def no_plus_one(in_shape, out_channels, kernel_size, stride=1, padding=0):
+    c_in, h, w = in_shape
+    oh = (h + 2 * padding - kernel_size) // stride  # + 1 forgotten
+    ow = (w + 2 * padding - kernel_size) // stride
+    return out_channels * oh * ow * c_in * kernel_size * kernel_size
+
+
+def true_division(in_shape, out_channels, kernel_size, stride=1, padding=0):
+    c_in, h, w = in_shape
+    oh = (h + 2 * padding - kernel_size) / stride + 1   # "/" where "//" belongs
+    ow = (w + 2 * padding - kernel_size) / stride + 1
+    return out_channels * oh * ow * c_in * kernel_size * kernel_size
+
+
+def true_division_as_int(in_shape, out_channels, kernel_size, stride=1, padding=0):
+    return int(true_division(in_shape, out_channels, kernel_size, stride, padding))
+
+
+def test_forgotten_padding_is_named():
+    fb = lesson16.check_conv_macs(no_padding)
+    assert not fb.ok and fb.done
+    assert "forgot the padding" in fb.message and "padding=1" in fb.message
+    assert "388,800" in fb.message and "442,368" in fb.message
+
+
+def test_missing_plus_one_is_named():
+    fb = lesson16.check_conv_macs(no_plus_one)
+    assert not fb.ok and fb.done
+    assert "+ 1" in fb.message and "415,152" in fb.message
+    assert "forgot the padding" not in fb.message
+
+
+def test_true_division_is_named_even_when_the_result_is_whole():
+    # (28 + 2 - 3) / 2 + 1 = 14.5, and 32 * 14.5 * 14.5 * 16 * 9 = 968,832.0: a whole float
+    assert true_division((16, 28, 28), 32, 3, stride=2, padding=1) == 968_832.0
+    for fn in (true_division, true_division_as_int):
+        fb = lesson16.check_conv_macs(fn)
+        assert not fb.ok and fb.done
+        assert "/ instead of //" in fb.message and "14.5" in fb.message and "stride=2" in fb.message
+
+
+def test_a_float_that_is_not_whole_points_to_integer_division():
+    fb = lesson16.check_conv_macs(lambda *a, **k: 442_368.5)
+    assert not fb.ok and "//" in fb.message
+
+
+def test_each_advice_is_kept_apart():
+    """Every wrong answer gets its own advice, never another mistake's."""
+    answers = {no_padding: "forgot the padding", no_plus_one: "+ 1 in the output size",
+               true_division: "/ instead of //", _macs("no_cin"): "input channels",
+               _macs("bias"): "bias", _macs("flops"): "FLOPs", _macs("weights"): "number of weights"}
+    for fn, words in answers.items():
+        message = lesson16.check_conv_macs(fn).message
+        others = [w for f, w in answers.items() if f is not fn and w in message]
+        assert words in message and not others, (fn, message)
+
+
+def test_infinite_or_nan_answers_do_not_crash():
+    for value in (float("inf"), float("nan"), -float("inf")):
+        fb = lesson16.check_conv_macs(lambda *a, v=value, **k: v)
+        assert not fb.ok and fb.done

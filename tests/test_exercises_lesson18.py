@@ -108,3 +108,44 @@ def test_gap_head_passes():
         head = [Dense(shape[0], n)] if len(shape) == 1 else [GlobalAvgPool2D(), Dense(shape[0], n)]
         return Sequential(body, *head)
     assert lesson18.check_transfer_model(fn).ok
+
+
+def test_hard_coded_576_features_is_caught():
+    def fn(body, n_classes):             # what a learner copies from the lesson's summary
+        body.trainable = False
+        return Sequential(body, Flatten(), Dense(576, n_classes))
+    fb = lesson18.check_transfer_model(fn)
+    assert not fb.ok and fb.done
+    assert "Dense(576, ...)" in fb.message and "784" in fb.message and "by hand" in fb.message
+    assert "body.output_shape((1, 28, 28))" in fb.message
+
+
+def test_hard_coded_64_channels_after_global_pooling_is_caught():
+    def fn(body, n_classes):
+        body.trainable = False
+        return Sequential(body, GlobalAvgPool2D(), Dense(64, n_classes))
+    fb = lesson18.check_transfer_model(fn)
+    assert not fb.ok and "Dense(64, ...)" in fb.message and "16 after global average pooling" in fb.message
+
+
+def test_hard_coded_576_in_a_hidden_layer_is_caught():
+    from helpers.layers import ReLU
+
+    def fn(body, n_classes):
+        body.trainable = False
+        return Sequential(body, Sequential(Flatten(), Dense(576, 32), ReLU(), Dense(32, n_classes)))
+    fb = lesson18.check_transfer_model(fn)
+    assert not fb.ok and "Dense(576, ...)" in fb.message
+
+
+def test_a_head_that_fails_only_on_another_body_is_explained():
+    def fn(body, n_classes):             # right for the lesson's 64x3x3 maps only
+        body.trainable = False
+        return Sequential(body, Flatten(), Dense(9 * body.layers[-3].out_channels, n_classes))
+    fb = lesson18.check_transfer_model(fn)
+    assert not fb.ok and "another one" in fb.message and "784" in fb.message
+
+
+def test_correct_answer_mentions_the_second_body():
+    fb = lesson18.check_transfer_model(lesson18.transfer_model_solution)
+    assert fb.ok and "784" in fb.message

@@ -15,6 +15,7 @@ from helpers.model import Concat, Residual, Sequential
     (lambda: zoo.vgg16(), (3, 224, 224), 138_357_544),
     (lambda: zoo.vgg16(include_top=False), (3, 224, 224), 14_714_688),
     (lambda: zoo.alexnet(), (3, 227, 227), 62_378_344),
+    (lambda: zoo.alexnet(variant="torchvision"), (3, 224, 224), 61_100_840),
     (lambda: zoo.cifar_cnn(), (3, 32, 32), 86_346),
     (lambda: zoo.lenet5(classic=True), (1, 28, 28), 61_706),
     (lambda: zoo.lenet5(classic=False), (1, 28, 28), 61_706),
@@ -136,6 +137,16 @@ def test_lrn_has_no_parameters_and_rejects_bad_size():
         zoo.LocalResponseNorm(0)
     with pytest.raises(ValueError, match="4-D"):
         lrn.forward(np.ones((3, 4)))
+
+
+def test_alexnet_torchvision_variant():
+    net = zoo.alexnet(variant="torchvision")
+    convs = [l for l in net.layers if isinstance(l, Conv2D)]
+    assert [c.out_channels for c in convs] == [64, 192, 384, 256, 256]
+    assert not any(isinstance(l, zoo.LocalResponseNorm) for l in net.layers)
+    assert net.output_shape((3, 224, 224)) == (1000,)
+    with pytest.raises(ValueError, match="variant"):
+        zoo.alexnet(variant="keras")
 
 
 def test_alexnet_lrn_optional():
