@@ -17,6 +17,7 @@ The explorers, by lesson:
 * 05 ``channel_explorer`` (one filter on three channels: maps, sum, bias, ReLU);
 * 08 ``shift_invariance`` (pooling against a shift);
 * 12 ``feature_maps`` and ``saliency`` (inside a trained network).
+* 15 ``own_input`` (your own drawing or photo through the trained network).
 
 The browser test (tests/browser) times every one of them in JupyterLab, from a slider change
 to the new picture on the screen, against a budget of 100 ms.

@@ -40,6 +40,8 @@ EXPLORERS = {
     "cnn-shift-invariance": ("08_pooling.ipynb", ["shift (pixels)"]),
     "cnn-feature-maps": ("14_visualizing.ipynb", ["test image #"]),
     "cnn-saliency": ("14_visualizing.ipynb", ["test image #"]),
+    # no slider redraws it (it redraws when a stroke ends): tests/browser/test_own_input.py
+    "cnn-own-input": ("15_your_own_input.ipynb", []),
 }
 #: The cells that put the newer explorers into their lessons (for the message when one is missing).
 CELLS = {
