@@ -1,5 +1,7 @@
-"""Test order: unit tests, then every notebook (nbval), then the browser tests, which reuse what
-the notebooks left behind (lesson 07's saved weights) and are the slowest.
+"""Test order: unit tests, then every notebook (nbval), then the unit tests marked
+``after_notebooks`` (they use lesson 12's trained weights, which lesson 12 saves: run earlier on a
+fresh clone, they would train the network a second time), then the browser tests, which also
+reuse what the notebooks left behind and are the slowest.
 
 nbval 0.11 waits at most 5 s (``output_timeout``, fixed in its code, no command-line option)
 for each output message of a cell after the kernel has replied that the cell is done. On a slow
@@ -12,7 +14,13 @@ OUTPUT_TIMEOUT = 60
 
 
 def pytest_collection_modifyitems(session, config, items):
-    items.sort(key=lambda item: "tests/browser/" in item.nodeid.replace("\\", "/"))
+    def phase(item):
+        if "tests/browser/" in item.nodeid.replace("\\", "/"):
+            return 3
+        if item.get_closest_marker("after_notebooks"):
+            return 2
+        return 1 if hasattr(item, "output_timeout") else 0     # nbval cells have output_timeout
+    items.sort(key=phase)
     for item in items:
         if hasattr(item, "output_timeout"):      # an nbval cell
             item.output_timeout = max(item.output_timeout, OUTPUT_TIMEOUT)

@@ -40,17 +40,10 @@ MAX_AVERAGE_WORDS = 18
 MAX_SENTENCE_WORDS = 35
 CHECKS = {"time", "length", "sentences", "korean"}
 
-# Lessons not yet revised for items 1 and 9, and the checks each fails today (measured on
-# 2026-12-06 with `python tools/lesson_stats.py`, run times from tests/cell_times.json). Remove a
-# check as soon as its lesson passes it (the test says so); remove a lesson when its set is empty.
-KNOWN_EXCEPTIONS = {
-    # Lessons 10, 12 and 14-16 (lessons 06-10 before the course was renumbered) are revised by
-    # the issue on those lessons; every other lesson passes every check.
-    "10_backprop_conv.ipynb": {"korean", "sentences"},                         # 44 min
-    "12_training.ipynb": {"korean", "sentences"},                              # 50 min
-    "14_visualizing.ipynb": {"korean", "length", "sentences"},                 # 56 min
-    "16_architectures.ipynb": {"korean", "length", "sentences"},               # 71 min
-    "18_transfer_learning.ipynb": {"korean", "sentences"},                     # 41 min
+# Lessons not yet revised, and the checks each fails (`python tools/lesson_stats.py` shows why).
+# Remove a check as soon as its lesson passes it (the test says so).
+KNOWN_EXCEPTIONS: dict[str, set[str]] = {
+    # Empty: every lesson passes every check. A lesson that cannot yet goes here, check by check.
 }
 
 

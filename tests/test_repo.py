@@ -76,6 +76,43 @@ def test_notebooks_link_their_neighbours():
             assert f"({NOTEBOOKS[i - 1].name})" in text, f"{nb.name} does not link the previous notebook"
 
 
+LESSON_LINK = re.compile(r"\[(?:← )?(\d\d) ([^\]]+?)(?: →)?\]\((?:notebooks/)?(\d\d_[a-z0-9_]+\.ipynb)\)")
+
+
+def lesson_title(nb: Path) -> str:
+    """The title of a lesson: its first heading after "NN · ", without a trailing "(Korean)"."""
+    first = "".join(json.loads(nb.read_text())["cells"][0]["source"]).splitlines()[0]
+    title = re.sub(r"^# \d\d · ", "", first)
+    title = re.sub(r"\s*\([^)]*[\uac00-\ud7a3][^)]*\)$", "", title)
+    return re.sub(r"\s*\(optional\)$", "", title).strip()
+
+
+def test_links_to_a_lesson_use_its_title():
+    """In the navigation lines ("[← 11 ...] · [Course overview] · [13 ... →]") and in the syllabi
+    of the README and of 00, a lesson is named by its title, or the part of it before a colon.
+    (Running text may shorten it: "[07 im2col](07_im2col.ipynb)".)"""
+    titles = {nb.name: lesson_title(nb) for nb in NOTEBOOKS}
+    sources = [(nb.name, "".join("".join(c["source"]) for c in json.loads(nb.read_text())["cells"]
+                                 if c["cell_type"] == "markdown")) for nb in NOTEBOOKS]
+    sources.append(("README.md", (ROOT / "README.md").read_text(encoding="utf-8")))
+    wrong = []
+    for where, text in sources:
+        nav = "\n".join(line for line in text.splitlines() if "[Course overview]" in line)
+        for number, words, target in LESSON_LINK.findall(nav):
+            title = titles.get(target)
+            words = re.sub(r" \(optional\)$", "", words)
+            assert title is not None, f"{where} links {target}, which does not exist"
+            if not target.startswith(number) or words not in (title, title.split(":")[0]):
+                wrong.append(f"{where}: [{number} {words}]({target}), title {title!r}")
+    # the syllabi name lessons without their number: "| 12 | [Training a CNN from scratch](...) |"
+    for where, text in sources[:1] + sources[-1:]:
+        for words, target in re.findall(r"^\| \d\d \| \[([^\]]+)\]\((?:notebooks/)?(\d\d_[a-z0-9_]+\.ipynb)\)",
+                                        text, flags=re.M):
+            if words not in (titles[target], titles[target].split(":")[0]):
+                wrong.append(f"{where} syllabus: [{words}]({target}), title {titles[target]!r}")
+    assert not wrong, "links whose text is not the lesson's title:\n" + "\n".join(wrong)
+
+
 def test_ci_calls_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     readme = (ROOT / "README.md").read_text()
@@ -105,8 +142,15 @@ def test_nbval_cells_wait_longer_for_output_than_nbvals_fixed_5_s():
     spec.loader.exec_module(conftest)
     # nbval still reads the attribute that conftest raises (a rename would silently undo it)
     assert "self.output_timeout" in inspect.getsource(nbval.plugin.IPyNbCell.runtest)
-    cell = SimpleNamespace(nodeid="notebooks/14_visualizing.ipynb::Cell 4", output_timeout=5)
-    unit = SimpleNamespace(nodeid="tests/test_conv.py::test_output_size")
-    conftest.pytest_collection_modifyitems(None, None, [cell, unit])
+    def item(nodeid, marker=None, **kw):
+        return SimpleNamespace(nodeid=nodeid, get_closest_marker=lambda name: name == marker or None, **kw)
+    cell = item("notebooks/14_visualizing.ipynb::Cell 4", output_timeout=5)
+    unit = item("tests/test_conv.py::test_output_size")
+    late = item("tests/test_preprocess.py::test_round_trip", marker="after_notebooks")
+    browser = item("tests/browser/test_own_input.py::test_draw")
+    items = [browser, late, cell, unit]
+    conftest.pytest_collection_modifyitems(None, None, items)
     assert cell.output_timeout == conftest.OUTPUT_TIMEOUT >= 30
     assert not hasattr(unit, "output_timeout")
+    # unit tests, the notebooks, the tests that use lesson 12's saved weights, the browser tests
+    assert items == [unit, cell, late, browser]
