@@ -24,9 +24,13 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from helpers.shapes import (check_conv, check_dout, check_images, conv_geometry, output_size,
-                            pair, pool_geometry, pool_output_size, resolve_padding,
-                            result_dtype)
+from helpers.shapes import (check_array, check_conv, check_dout, check_images, check_memory,
+                            check_shape, conv_geometry, output_size, pair, pool_geometry,
+                            pool_output_size, resolve_padding, result_dtype)
+
+# what to do when an array would not fit in memory (helpers.shapes.check_memory says how much)
+SMALLER = ("use fewer images at a time (a smaller batch), fewer filters, a larger stride or "
+           "less padding")
 
 __all__ = [
     "pair", "resolve_padding", "output_size", "pool_output_size", "pad", "unpad",
@@ -45,7 +49,7 @@ def pad(x, padding, value=0):
     x: (..., H, W). padding: int, (ph, pw), or ((top, bottom), (left, right)).
     Returns (..., H + top + bottom, W + left + right); ``x`` itself when the padding is zero.
     """
-    x = np.asarray(x)
+    x = check_array(x)
     if (isinstance(padding, (tuple, list)) and len(padding) == 2
             and all(isinstance(p, (tuple, list)) for p in padding)):
         (top, bottom), (left, right) = (pair(p, "padding", minimum=0) for p in padding)
@@ -53,10 +57,15 @@ def pad(x, padding, value=0):
         (top, bottom), (left, right) = resolve_padding(padding, 1)
     if top == bottom == left == right == 0:
         return x
+    if x.ndim < 2:
+        raise ValueError(f"x must have at least 2 axes (..., H, W), got shape {x.shape}")
     h, w = x.shape[-2:]
+    shape = x.shape[:-2] + (h + top + bottom, w + left + right)
+    check_memory(shape, x.dtype, "the padded input", "use a smaller padding, or fewer images at "
+                 "a time (a smaller batch)")
     # same as np.pad(x, [(0, 0), ..., (top, bottom), (left, right)], constant_values=value),
     # several times faster on small arrays
-    out = np.full(x.shape[:-2] + (h + top + bottom, w + left + right), value, dtype=x.dtype)
+    out = np.full(shape, value, dtype=x.dtype)
     out[..., top:top + h, left:left + w] = x
     return out
 
@@ -83,8 +92,9 @@ def conv2d_naive(x, w, b=None, stride=1, padding=0, dilation=1):
     (kh, kw), (sh, sw), pads, (dh, dw), (oh, ow) = conv_geometry(
         x.shape[2:], w.shape[2:], stride, padding, dilation)
     dtype = result_dtype(x, w)
-    xp = pad(x.astype(dtype, copy=False), pads)
     n_, f_ = x.shape[0], w.shape[0]
+    check_memory((n_, f_, oh, ow), dtype, "the output (N, F, OH, OW)", SMALLER)
+    xp = pad(x.astype(dtype, copy=False), pads)
     out = np.zeros((n_, f_, oh, ow), dtype=dtype)
     for n in range(n_):
         for f in range(f_):
@@ -176,8 +186,11 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
     """
     x = check_images(x)
     k, s, pads, d, out_hw = conv_geometry(x.shape[2:], kernel_size, stride, padding, dilation)
-    win = windows(pad(x, pads), k, s, d, out_hw)          # (N, C, KH, KW, OH, OW) view
     n, c = x.shape[:2]
+    check_memory((n * out_hw[0] * out_hw[1], c * k[0] * k[1]), x.dtype,
+                 "im2col's matrix (N*OH*OW, C*KH*KW)", SMALLER + " (helpers.fast builds it a "
+                 "group of images at a time)")
+    win = windows(pad(x, pads), k, s, d, out_hw)          # (N, C, KH, KW, OH, OW) view
     # (N, OH, OW, C, KH, KW): reshape of this transposed view is where the one copy happens
     return win.transpose(0, 4, 5, 1, 2, 3).reshape(n * out_hw[0] * out_hw[1], c * k[0] * k[1])
 
@@ -189,17 +202,18 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1):
     contributions add up (so col2im(im2col(x)) is not x, unless windows never overlap).
     <im2col(x), cols> == <x, col2im(cols)> for every x and cols.
     """
-    if len(x_shape) != 4:
-        raise ValueError(f"x_shape must be 4-D (N, C, H, W), got {tuple(x_shape)}")
-    n, c, h, w = (int(v) for v in x_shape)
+    x_shape = check_shape(x_shape)
+    n, c, h, w = x_shape
     k, s, pads, d, (oh, ow) = conv_geometry((h, w), kernel_size, stride, padding, dilation)
-    cols = np.asarray(cols)
+    cols = check_array(cols, "cols")
     expected = (n * oh * ow, c * k[0] * k[1])
     if cols.shape != expected:
         raise ValueError(f"cols must have shape (N*OH*OW, C*KH*KW) = {expected} for x_shape "
                          f"{tuple(x_shape)}, got {cols.shape}")
     dwin = cols.reshape(n, oh, ow, c, k[0], k[1]).transpose(0, 3, 4, 5, 1, 2)
     (top, bottom), (left, right) = pads
+    check_memory((n, c, h + top + bottom, w + left + right), cols.dtype, "the padded image",
+                 "use a smaller padding, or fewer images at a time (a smaller batch)")
     dxp = scatter_windows(dwin, (n, c, h + top + bottom, w + left + right), s, d)
     return np.ascontiguousarray(unpad(dxp, pads, (h, w)))
 
@@ -224,6 +238,7 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
                                               dilation)
     dtype = result_dtype(x, w)
     n, f = x.shape[0], w.shape[0]
+    check_memory((n, f, oh, ow), dtype, "the output (N, F, OH, OW)", SMALLER)
     cols = im2col(x.astype(dtype, copy=False), kernel, s, padding, d)
     w_rows = w.astype(dtype, copy=False).reshape(f, -1)
     out = cols @ w_rows.T                                       # (N*OH*OW, F)

@@ -241,7 +241,10 @@ def sample_image(gray: bool = False, downsample: int = 1) -> np.ndarray:
     from matplotlib import cbook  # imported here: only the image needs matplotlib
     import matplotlib.image as mpimg
 
-    if not isinstance(downsample, (int, np.integer)) or downsample < 1:
+    if not isinstance(gray, (bool, np.bool_)):
+        raise TypeError(f"gray must be True or False, got {gray!r}")
+    if (not isinstance(downsample, (int, np.integer)) or isinstance(downsample, (bool, np.bool_))
+            or downsample < 1):
         raise ValueError(f"downsample must be a positive integer, got {downsample!r}")
     with cbook.get_sample_data("grace_hopper.jpg") as f:
         img = mpimg.imread(f, format="jpg")

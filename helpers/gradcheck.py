@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from helpers.layers import sublayers
+from helpers.shapes import check_array, check_number
 
 __all__ = ["numerical_gradient", "numerical_gradient_array", "rel_error", "check_layer",
            "check_model"]
@@ -22,7 +23,10 @@ def numerical_gradient(f, x, h=1e-5):
     f: called as f(x) -> float; x: float array, perturbed in place one entry at a time (and
     restored). Returns an array of x's shape with df/dx.
     """
+    x, h = _perturbable(x, h)
     grad = np.zeros_like(x)
+    if x.size == 0:
+        return grad
     it = np.nditer(x, flags=["multi_index"])
     for _ in it:
         i = it.multi_index
@@ -42,7 +46,11 @@ def numerical_gradient_array(f, x, dout, h=1e-5):
     f(x) -> array like dout. Subtracting the two outputs *before* the sum keeps the rounding
     error small: outputs that x_i does not touch cancel exactly.
     """
+    x, h = _perturbable(x, h)
+    dout = check_array(dout, "dout")
     grad = np.zeros_like(x)
+    if x.size == 0:
+        return grad
     it = np.nditer(x, flags=["multi_index"])
     for _ in it:
         i = it.multi_index
@@ -56,11 +64,24 @@ def numerical_gradient_array(f, x, dout, h=1e-5):
     return grad
 
 
+def _perturbable(x, h):
+    """x must be a float array (it is perturbed in place; integers cannot hold x + h) and h a
+    positive step."""
+    if not (isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.floating)):
+        check_array(x, "x")
+        raise TypeError(f"x must be a float NumPy array, perturbed in place, got "
+                        f"{type(x).__name__}" + (f" of dtype {x.dtype}" if hasattr(x, "dtype")
+                                                 else "") + "; use np.array(x, dtype=np.float64)")
+    return x, check_number(h, "h (the step)", low=0, low_open=True)
+
+
 def rel_error(a, b):
     """Maximum relative error max |a - b| / max(|a| + |b|, 1e-8), elementwise (CS231n's)."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    a = check_array(a, "a").astype(np.float64)
+    b = check_array(b, "b").astype(np.float64)
     if a.shape != b.shape:
-        raise ValueError(f"rel_error needs arrays of the same shape, got {a.shape} and {b.shape}")
+        raise ValueError(f"rel_error needs a and b of the same shape, got a {a.shape} and "
+                         f"b {b.shape}")
     if a.size == 0:
         return 0.0
     return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
@@ -103,8 +124,9 @@ def check_layer(layer, x, train=True, h=1e-5, seed=12345):
     A parameter whose true gradient is exactly 0 (a conv bias right before BatchNorm) gives a
     meaningless relative error: leave such biases out (bias=False).
     """
+    x = check_array(x, "x").astype(np.float64)
+    h = check_number(h, "h (the step)", low=0, low_open=True)
     layer.astype(np.float64)
-    x = np.array(x, dtype=np.float64)
     rewind = _repeatable(layer)
 
     def f(_):
@@ -130,8 +152,9 @@ def check_model(model, loss, x, y, train=True, h=1e-5):
     model: converted to float64 in place; x: (N, ...) input, y: (N,) labels.
     Returns {'x': max rel error, '0.W': ..., ...} for the input and every parameter.
     """
+    x = check_array(x, "x").astype(np.float64)
+    h = check_number(h, "h (the step)", low=0, low_open=True)
     model.astype(np.float64)
-    x = np.array(x, dtype=np.float64)
     rewind = _repeatable(model)
 
     def f(_):

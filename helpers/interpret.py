@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from helpers import conv
+from helpers.shapes import check_array, check_number
 from helpers.layers import AvgPool2D, Conv2D, Dense, Flatten, GlobalAvgPool2D, MaxPool2D
 
 __all__ = ["softmax", "layer_index", "activations", "receptive_field", "TopPatches",
@@ -30,7 +31,9 @@ __all__ = ["softmax", "layer_index", "activations", "receptive_field", "TopPatch
 
 def softmax(z):
     """Row-wise softmax, stable for any logits. z: (N, K) -> (N, K), rows sum to 1."""
-    z = np.asarray(z, dtype=np.float64)
+    z = check_array(z, "z").astype(np.float64)
+    if z.ndim < 1 or 0 in z.shape:
+        raise ValueError(f"z must be logits (N, K) or (K,) with no empty axis, got shape {z.shape}")
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
@@ -49,14 +52,20 @@ def layer_index(model, layer):
     raise ValueError(f"layer {layer!r} is not one of the model's layers; pass an index in [0, {n - 1}]")
 
 
-def _as_batch(x):
-    x = np.asarray(x)
+def _as_batch(x, name="x", one=False):
+    """Images (N, C, H, W) from x: (N, C, H, W), one image (C, H, W) or (H, W); with one=True
+    exactly one image."""
+    x = check_array(x, name)
     if x.ndim == 2:                    # one grayscale image (H, W)
         x = x[None, None]
     elif x.ndim == 3:                  # one image (C, H, W)
         x = x[None]
     if x.ndim != 4:
-        raise ValueError(f"x must be images (N, C, H, W), one image (C, H, W) or (H, W); got shape {x.shape}")
+        raise ValueError(f"{name} must be images (N, C, H, W), one image (C, H, W) or (H, W); "
+                         f"got shape {x.shape}")
+    if 0 in x.shape[1:] or (one and x.shape[0] != 1):
+        raise ValueError(f"{name} must be " + ("one image (C, H, W) or (H, W)" if one else
+                         "images (N, C, H, W)") + f" with no empty axis, got shape {x.shape}")
     return x
 
 
@@ -68,14 +77,27 @@ def activations(model, x, layer, batch_size=256):
     convolution, (N, 100) after its hidden Dense layer.
     """
     x = _as_batch(x).astype(np.float32, copy=False)
+    batch_size = check_number(batch_size, "batch_size", low=1, integer=True)
     stop = layer_index(model, layer) + 1
     outs = []
-    for i in range(0, len(x), batch_size):
+    for i in range(0, max(len(x), 1), batch_size):
         h = x[i:i + batch_size]
-        for lay in model.layers[:stop]:
-            h = lay.forward(h, train=False)
-        outs.append(h)
+        outs.append(_fits(lambda: _forward(model.layers[:stop], h), x, "x"))
     return np.concatenate(outs)
+
+
+def _forward(layers, h):
+    for lay in layers:
+        h = lay.forward(h, train=False)
+    return h
+
+
+def _fits(run, x, name):
+    """run(); a ValueError of the model's layers says that ``name`` does not fit the model."""
+    try:
+        return run()
+    except ValueError as exc:
+        raise ValueError(f"{name} of shape {x.shape} does not fit the model: {exc}") from None
 
 
 def receptive_field(model, layer):
@@ -148,6 +170,8 @@ def top_activating_patches(model, x, layer, k=9, batch_size=500):
     need no more memory than one batch. Returns a :class:`TopPatches`.
     """
     x = _as_batch(x).astype(np.float32, copy=False)
+    batch_size = check_number(batch_size, "batch_size", low=1, integer=True)
+    k = check_number(k, "k", integer=True)
     if not 1 <= k <= len(x):
         raise ValueError(f"k must be between 1 and the number of images ({len(x)}), got {k}")
     size, jump, start = receptive_field(model, layer)
@@ -228,11 +252,18 @@ def occlusion_map(model, image, target, patch_size=6, stride=2, fill=0.0, score=
     (H, W), OH = (H - patch_size) // stride + 1 (``conv.output_size``: the patch slides like a
     kernel).
     """
-    img = _as_batch(image)[0].astype(np.float32, copy=False)
+    img = _as_batch(image, "image", one=True)[0].astype(np.float32, copy=False)
     c, h, w = img.shape
+    patch_size = check_number(patch_size, "patch_size", low=1, integer=True)
+    stride = check_number(stride, "stride", low=1, integer=True)
+    fill = check_number(fill, "fill")
+    batch_size = check_number(batch_size, "batch_size", low=1, integer=True)
+    target = check_number(target, "target (a class index)", low=0, integer=True)
+    if patch_size > min(h, w):
+        raise ValueError(f"patch_size {patch_size} is larger than the image ({h}x{w})")
     oh, ow = conv.output_size((h, w), patch_size, stride)
     fn = _score_fn(model, score)
-    base_scores = np.asarray(fn(img[None]))[0]
+    base_scores = np.asarray(_fits(lambda: fn(img[None]), img, "image"))[0]
     k = base_scores.shape[0]
     if not 0 <= int(target) < k:
         raise ValueError(f"target must be a class index in [0, {k - 1}], got {target}")
@@ -267,14 +298,15 @@ def gradient_saliency(model, image, target, n_samples=1, noise=0.0, seed=0):
     units) are averaged (SmoothGrad), which removes much of the speckle. Returns (H, W): the
     largest absolute gradient over the channels. Side effect: the layers' grads are overwritten.
     """
-    img = _as_batch(image)[0].astype(np.float32, copy=False)
-    if n_samples < 1:
-        raise ValueError(f"n_samples must be at least 1, got {n_samples}")
+    img = _as_batch(image, "image", one=True)[0].astype(np.float32, copy=False)
+    n_samples = check_number(n_samples, "n_samples", low=1, integer=True)
+    noise = check_number(noise, "noise (a standard deviation)", low=0)
+    target = check_number(target, "target (a class index)", low=0, integer=True)
     rng = np.random.default_rng(seed)
     batch = np.repeat(img[None], n_samples, axis=0)
     if noise > 0:
         batch = batch + rng.normal(0.0, noise, batch.shape).astype(np.float32)
-    logits = model.forward(batch, train=False)
+    logits = _fits(lambda: model.forward(batch, train=False), img, "image")
     k = logits.shape[1]
     if not 0 <= int(target) < k:
         raise ValueError(f"target must be a class index in [0, {k - 1}], got {target}")

@@ -118,11 +118,15 @@ def sublayers(layer):
         yield from sublayers(child)
 
 
-def _floats(x):
-    """x as an array; integers (uint8 pixels, say) become float32, the layers' default dtype,
-    so that every layer gives floats whatever it is fed."""
-    x = np.asarray(x)
-    return x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float32)
+def _floats(x, name="x"):
+    """x as an array of real numbers (``shapes.check_array``: no bool, complex, object or text);
+    integers (uint8 pixels, say) become float32, the layers' default dtype, so that every layer
+    gives floats whatever it is fed."""
+    x = shapes.check_array(x, name)
+    if np.issubdtype(x.dtype, np.floating):
+        return x
+    shapes.check_memory(x.shape, np.float32, f"{name} as float32", "use fewer images at a time")
+    return x.astype(np.float32)
 
 
 def _check_4d(x, layer):
@@ -135,6 +139,9 @@ def _check_4d(x, layer):
             hint = f"; for one gray image use x.reshape(1, 1, {x.shape[0]}, {x.shape[1]})"
         raise ValueError(f"{layer} expects a 4-D input x of shape (N, C, H, W) "
                          f"but x has shape {x.shape}{hint}")
+    if 0 in x.shape[1:]:
+        raise ValueError(f"{layer} expects x of shape (N, C, H, W) with C, H, W >= 1 (N = 0 is "
+                         f"fine), but x has shape {x.shape}")
     return x
 
 
@@ -148,8 +155,29 @@ def _check_channels(n_channels, expected, layer, argname, shape=None):
                          f"but x has {n_channels}{hint}")
 
 
+def _check_bool(v, name):
+    if not isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {v!r}")
+    return bool(v)
+
+
+def _check_dout(dout, layer, shape):
+    """dout as an array of the forward output's shape (no silent broadcasting)."""
+    dout = shapes.check_array(dout, "dout")
+    if dout.shape != tuple(shape):
+        raise ValueError(f"{layer}.backward: dout must have the shape of the forward output "
+                         f"{tuple(shape)}, got {dout.shape}")
+    return dout
+
+
 def _check_dtype(dtype):
-    dtype = np.dtype(dtype)
+    if (not isinstance(dtype, (type, str, np.dtype))      # np.dtype(None) would be float64,
+            or isinstance(dtype, str) and not dtype.strip()):   # and so would np.dtype("")
+        raise TypeError(f"dtype must be float32 or float64, not {dtype!r}")
+    try:
+        dtype = np.dtype(dtype)
+    except Exception:                     # TypeError, and for some texts ValueError, SyntaxError
+        raise TypeError(f"dtype must be float32 or float64, not {dtype!r}") from None
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64, not {dtype}")
     return dtype
@@ -335,7 +363,10 @@ class Conv2D(Layer):
         self.dilation = conv.pair(dilation, "dilation")
         conv.resolve_padding(padding, self.kernel_size, self.dilation, self.stride)  # validates
         self.padding = padding if isinstance(padding, str) else conv.pair(padding, "padding")
-        self.bias, self.init, self.dtype = bool(bias), init, _check_dtype(dtype)
+        self.bias, self.init, self.dtype = _check_bool(bias, "bias"), init, _check_dtype(dtype)
+        shapes.check_memory((self.out_channels, self.in_channels, *self.kernel_size), self.dtype,
+                            "Conv2D: the weights W (out_channels, in_channels, *kernel_size)",
+                            "use a smaller kernel_size or fewer channels")
         self._seed = _child_seed(rng)
 
     def param_shapes(self):
@@ -357,6 +388,7 @@ class Conv2D(Layer):
     def forward(self, x, train=True):
         x = _check_4d(x, "Conv2D")
         _check_channels(x.shape[1], self.in_channels, "Conv2D", "in_channels", x.shape)
+        self.output_shape(x.shape[1:])          # the kernel fits x: checked before drawing W
         p = self.params
         name = engine()
         out, cache = ENGINES[name].conv2d_forward(x, p["W"], p.get("b"), self.stride,
@@ -418,8 +450,11 @@ class _Pool2D(Layer):
 
     def _geometry(self, in_shape):
         """(C, H, W) -> (OH, OW), validated by helpers.shapes (a zero-cost stand-in array)."""
-        stand_in = np.broadcast_to(np.float32(0), (1, *in_shape))
-        return shapes.pool_geometry(stand_in, self.kernel_size, self.stride, self.padding)[-1]
+        if min(in_shape) < 1:
+            raise ValueError(f"{type(self).__name__} expects an input shape (C, H, W) with no "
+                             f"empty axis, got {tuple(in_shape)}")
+        return shapes.pool_output_size(tuple(in_shape[1:]), self.kernel_size, self.stride,
+                                       self.padding)
 
     def output_shape(self, in_shape):
         if len(in_shape) != 3:
@@ -480,6 +515,7 @@ class GlobalAvgPool2D(Layer):
 
     def backward(self, dout):
         n, c, h, w = self.cache
+        dout = _check_dout(dout, "GlobalAvgPool2D", (n, c))
         # every pixel of a map contributed 1/(H*W) of the mean
         return np.broadcast_to((dout / (h * w))[:, :, None, None], (n, c, h, w)).copy()
 
@@ -502,7 +538,7 @@ class ReLU(Layer):
         return np.maximum(x, 0, dtype=x.dtype)
 
     def backward(self, dout):
-        return dout * self.cache
+        return _check_dout(dout, "ReLU", self.cache.shape) * self.cache
 
 
 class Sigmoid(Layer):
@@ -517,7 +553,7 @@ class Sigmoid(Layer):
 
     def backward(self, dout):
         out = self.cache
-        return dout * out * (1 - out)
+        return _check_dout(dout, "Sigmoid", out.shape) * out * (1 - out)
 
 
 class Tanh(Layer):
@@ -529,7 +565,7 @@ class Tanh(Layer):
         return out
 
     def backward(self, dout):
-        return dout * (1 - self.cache * self.cache)
+        return _check_dout(dout, "Tanh", self.cache.shape) * (1 - self.cache * self.cache)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -539,11 +575,16 @@ class Flatten(Layer):
     """x: (N, C, H, W) (or any (N, ...)) -> (N, C*H*W); backward reshapes back."""
 
     def forward(self, x, train=True):
+        x = _floats(x)
+        if x.ndim < 1:
+            raise ValueError(f"Flatten expects x of shape (N, ...) with a batch axis, got a 0-d "
+                             f"array")
         self.cache = x.shape
-        return x.reshape(x.shape[0], -1)
+        return x.reshape(x.shape[0], math.prod(x.shape[1:]))     # not -1: N may be 0
 
     def backward(self, dout):
-        return dout.reshape(self.cache)
+        shape = self.cache
+        return _check_dout(dout, "Flatten", (shape[0], math.prod(shape[1:]))).reshape(shape)
 
     def output_shape(self, in_shape):
         return (math.prod(in_shape),)
@@ -566,7 +607,10 @@ class Dense(Layer):
         if init not in ("he", "xavier"):
             raise ValueError(f"Dense: init must be 'he' or 'xavier', got {init!r}")
         self.in_features, self.out_features = int(in_features), int(out_features)
-        self.bias, self.init, self.dtype = bool(bias), init, _check_dtype(dtype)
+        self.bias, self.init, self.dtype = _check_bool(bias, "bias"), init, _check_dtype(dtype)
+        shapes.check_memory((self.in_features, self.out_features), self.dtype,
+                            "Dense: the weights W (in_features, out_features)",
+                            "use fewer in_features or out_features")
         self._seed = _child_seed(rng)
 
     def param_shapes(self):
@@ -597,8 +641,8 @@ class Dense(Layer):
                              f"use Dense({shape[1]}, {self.out_features}) to fit this input")
 
     def forward(self, x, train=True):
-        self._check_input(np.shape(x))
         x = _floats(x)
+        self._check_input(x.shape)
         self.cache = x
         out = x @ self.params["W"]
         if self.bias:
@@ -607,6 +651,7 @@ class Dense(Layer):
 
     def backward(self, dout):
         x = self.cache
+        dout = _check_dout(dout, "Dense", (x.shape[0], self.out_features))
         if self.trainable:
             self.grads["W"] = x.T @ dout            # (in, N) @ (N, out)
             if self.bias:
@@ -652,7 +697,9 @@ class Dropout(Layer):
         return x * self.cache
 
     def backward(self, dout):
-        return dout if self.cache is None else dout * self.cache
+        if self.cache is None:
+            return shapes.check_array(dout, "dout")
+        return _check_dout(dout, "Dropout", self.cache.shape) * self.cache
 
     def _repr_args(self):
         return f"p={self.p}"
@@ -674,11 +721,13 @@ class BatchNorm2D(Layer):
                 or num_features < 1):
             raise ValueError(f"BatchNorm2D: num_features must be a positive int (the channels "
                              f"of its input), got {num_features!r}")
-        if not (isinstance(momentum, (int, float, np.floating)) and 0 <= momentum <= 1):
+        if not (isinstance(momentum, (int, float, np.floating))
+                and not isinstance(momentum, bool) and 0 <= momentum <= 1):
             raise ValueError(f"BatchNorm2D: momentum is the weight of each new batch in the "
                              f"running averages and must be in [0, 1], got {momentum!r} "
                              f"(PyTorch's convention: 0.1; Keras' 0.99 is 1 - momentum here)")
-        if not (isinstance(eps, (int, float, np.floating)) and eps > 0):
+        if not (isinstance(eps, (int, float, np.floating)) and not isinstance(eps, bool)
+                and 0 < eps < math.inf):
             raise ValueError(f"BatchNorm2D: eps must be a positive number (it keeps the "
                              f"division away from 0), got {eps!r}")
         self.num_features, self.momentum, self.eps = int(num_features), momentum, eps
@@ -724,6 +773,7 @@ class BatchNorm2D(Layer):
 
     def backward(self, dout):
         xc, inv_std, train = self.cache
+        dout = _check_dout(dout, "BatchNorm2D", xc.shape)
         gamma = self.params["gamma"]
         dbeta = _channel_sum(dout)
         dgamma = _channel_sum(dout, xc) * inv_std                   # sum(dout * x_hat)
@@ -771,18 +821,26 @@ class SoftmaxCrossEntropy(Layer):
     """
 
     def forward(self, logits, y, train=True):
-        logits = np.asarray(logits)
+        logits = shapes.check_array(logits, "logits")
         if logits.ndim != 2:
             hint = ("; put Flatten() and Dense(..., n_classes) before the loss"
                     if logits.ndim > 2 else "")
             raise ValueError(f"SoftmaxCrossEntropy expects logits of shape (N, n_classes) but got "
                              f"shape {logits.shape}{hint}")
         n, k = logits.shape
-        y = np.asarray(y)
+        if n == 0 or k == 0:
+            raise ValueError(f"SoftmaxCrossEntropy needs at least one example and one class, but "
+                             f"logits has shape {logits.shape}; the mean loss of an empty batch "
+                             f"is undefined")
+        try:
+            y = np.asarray(y)
+        except ValueError:
+            raise ValueError("y must be an array of integer class labels of shape (N,); the "
+                             "nested lists have different lengths") from None
         if y.ndim == 2 and y.shape == logits.shape:
             raise ValueError("SoftmaxCrossEntropy expects y as integer class labels of shape (N,), "
                              "not one-hot rows; use y.argmax(axis=1)")
-        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        if y.ndim != 1 or y.dtype.kind not in "iu":           # not bool, not timedelta
             raise ValueError(f"SoftmaxCrossEntropy expects y as integer class labels of shape (N,) "
                              f"but y has shape {y.shape} and dtype {y.dtype}")
         if len(y) != n:
@@ -813,6 +871,7 @@ class SoftmaxCrossEntropy(Layer):
 
     def backward(self, dout=1.0):
         probs, y = self.cache
+        dout = shapes.check_number(dout, "dout (the gradient of the loss, a number)")
         n = len(y)
         dlogits = probs.copy()
         dlogits[np.arange(n), y] -= 1

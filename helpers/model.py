@@ -12,11 +12,13 @@ parameters are named like PyTorch's state_dict keys: ``"0.W"``, ``"3.block.1.gam
 """
 
 import os
+import tempfile
 
 import numpy as np
 
 from helpers.layers import Layer, Parameter
 from helpers.layers import input_grad as _input_grad
+from helpers.shapes import check_array, check_number
 
 __all__ = ["Sequential", "Concat", "Residual", "Summary"]
 
@@ -24,7 +26,7 @@ __all__ = ["Sequential", "Concat", "Residual", "Summary"]
 def float_images(x, dtype=None, name="x"):
     """x as a float array (in ``dtype`` when given), or a ValueError for integer images, which
     still need scaling (fit, evaluate and predict all check this here)."""
-    x = np.asarray(x)
+    x = check_array(x, name)
     if not np.issubdtype(x.dtype, np.floating):
         raise ValueError(f"{name} has dtype {x.dtype}; scale images to floats first, e.g. "
                          f"{name} = {name}.astype(np.float32) / 255")
@@ -231,15 +233,19 @@ class Sequential(_Composite):
 
     def _predict_logits(self, x, batch_size):
         x = float_images(x, weights_dtype(self))              # float64 input, float32 model
+        if x.ndim == 0 or len(x) == 0:                        # no batches: one empty forward
+            return self.forward(x, train=False)
         return np.concatenate([self.forward(x[i:i + batch_size], train=False)
                                for i in range(0, len(x), batch_size)])
 
     def predict(self, x, batch_size=256):
         """x: (N, ...) -> (N,) predicted class indices (argmax of the logits), eval mode."""
+        check_number(batch_size, "batch_size", low=1, integer=True)
         return self._predict_logits(x, batch_size).argmax(axis=1)
 
     def predict_proba(self, x, batch_size=256):
         """x: (N, ...) -> (N, K) class probabilities (softmax of the logits), eval mode."""
+        check_number(batch_size, "batch_size", low=1, integer=True)
         z = self._predict_logits(x, batch_size)
         e = np.exp(z - z.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
@@ -275,9 +281,34 @@ class Sequential(_Composite):
     # --- saving ------------------------------------------------------------------------------
     def save(self, path):
         """Save parameters and buffers to ``path`` (.npz, no pickle), with the architecture
-        as text (``__architecture__``)."""
-        state = self.state_dict()
-        np.savez(path, **state, __architecture__=np.array(repr(self)))
+        as text (``__architecture__``). Like ``np.savez``, ".npz" is added to a path without
+        it. The file is written whole or not at all: first to a temporary file in the same
+        folder, which then replaces ``path`` (so a save that fails half-way, a full disk say,
+        leaves an earlier file intact). Returns the path written."""
+        arrays = {**self.state_dict(), "__architecture__": np.array(repr(self))}
+        if hasattr(path, "write"):                       # an open file: write to it directly
+            np.savez(path, **arrays)
+            return path
+        path = os.fspath(path)
+        if not path.endswith(".npz"):
+            path += ".npz"
+        folder = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".part",
+                                   dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o644)                         # mkstemp's files are private (0600)
+            os.replace(tmp, path)                        # atomic: the old file or the new one
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        return path
 
     def load(self, path, strict=True):
         """Load parameters saved by ``save`` into this model, in place (bit-exact).
@@ -293,17 +324,21 @@ class Sequential(_Composite):
         path = os.fspath(path)
         if not path.endswith(".npz") and not os.path.exists(path) and os.path.exists(path + ".npz"):
             path += ".npz"                 # save("model") wrote model.npz, as np.savez does
-        with np.load(path, allow_pickle=False) as f:
-            saved = {k: f[k] for k in f.files}
+        saved = _read_saved(path)
         arch = str(saved.pop("__architecture__", "(not recorded)"))
         state = self.state_dict()
         problems = []
+        if arch == "(not recorded)":
+            problems.append("the file has no __architecture__ entry, so Sequential.save did not "
+                            "write it")
         for k in sorted(set(saved) - set(state)):
             problems.append(f"the file has {k!r} {saved[k].shape}, the model has no such parameter")
         for k in sorted(set(state) - set(saved)):
             problems.append(f"the model has {k!r} {state[k].shape}, the file has none")
         for k in sorted(set(state) & set(saved)):
-            if state[k].shape != saved[k].shape:
+            if saved[k].dtype.kind not in "iuf":
+                problems.append(f"{k!r} holds {saved[k].dtype} values in the file, not numbers")
+            elif state[k].shape != saved[k].shape:
                 problems.append(f"{k!r} is {saved[k].shape} in the file but {state[k].shape} "
                                 f"in the model")
             elif strict and state[k].dtype != saved[k].dtype:
@@ -323,6 +358,45 @@ class Sequential(_Composite):
         for k, v in state.items():
             v[...] = saved[k]          # in place: optimizers keep pointing at the same arrays
         return self
+
+
+def _read_saved(path):
+    """{name: array} of a file written by ``Sequential.save``, or a ValueError that names the
+    file and what is wrong with it (not an .npz file, damaged, a pickle inside)."""
+    what = f"{path} is not a saved model (an .npz file written by Sequential.save)"
+    try:
+        f = np.load(path, allow_pickle=False)
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except ValueError as exc:
+        with open(path, "rb") as raw:
+            start = raw.read(16)
+        if start[:1] == b"\x80":                # numpy says "pickled data" for any other file
+            reason = (f"it holds pickled data (it starts with {start!r}); the course never "
+                      f"unpickles a file, as that can run any code")
+        else:
+            reason = f"it is neither an .npz nor an .npy file (it starts with {start!r})"
+        raise ValueError(f"{what}: {reason}") from None
+    except Exception as exc:          # BadZipFile, EOFError, OSError: a damaged file
+        raise ValueError(f"{path} is damaged (truncated or corrupted): it cannot be read as "
+                         f"a saved model ({type(exc).__name__}: {exc}); save the model again") \
+            from None
+    if not isinstance(f, np.lib.npyio.NpzFile):
+        raise ValueError(f"{what}: it holds a single array of shape {f.shape} (an .npy file)")
+    try:
+        with f:
+            return {k: f[k] for k in f.files}
+    except ValueError as exc:
+        if "allow_pickle" in str(exc) or "pickle" in str(exc):
+            raise ValueError(f"{path} holds an object array, which only a pickle can read; the "
+                             f"course never unpickles a file (that can run any code), and "
+                             f"Sequential.save never writes one") from None
+        raise ValueError(f"{path} is damaged (truncated or corrupted): {exc}; save the model "
+                         f"again") from None
+    except Exception as exc:
+        raise ValueError(f"{path} is damaged (truncated or corrupted): it cannot be read as "
+                         f"a saved model ({type(exc).__name__}: {exc}); save the model again") \
+            from None
 
 
 def _layers_only(architecture):

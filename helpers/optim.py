@@ -9,6 +9,8 @@ penalty, as PyTorch's ``weight_decay`` in SGD and Adam).
 
 import numpy as np
 
+from helpers.shapes import check_number
+
 __all__ = ["Optimizer", "SGD", "Momentum", "Adam"]
 
 
@@ -16,14 +18,16 @@ class Optimizer:
     """Base class: keeps the parameter list; subclasses implement ``update(p, g, state)``."""
 
     def __init__(self, params, lr, weight_decay=0.0):
+        if isinstance(params, (str, bytes, np.ndarray)) or not hasattr(params, "__iter__"):
+            raise TypeError(f"params must be a list of parameters, e.g. model.parameters(), got "
+                            f"{type(params).__name__}")
         self.params = list(params)
         if not self.params:
-            raise ValueError("the optimizer got an empty parameter list; pass model.parameters()")
-        if not (isinstance(lr, (int, float, np.floating)) and np.isfinite(lr) and lr > 0):
+            raise ValueError("params: the optimizer got an empty parameter list; pass model.parameters()")
+        if not (isinstance(lr, (int, float, np.floating)) and not isinstance(lr, bool)
+                and np.isfinite(lr) and lr > 0):
             raise ValueError(f"lr (learning rate) must be a positive number, got {lr!r}")
-        if not (isinstance(weight_decay, (int, float, np.floating)) and np.isfinite(weight_decay)
-                and weight_decay >= 0):
-            raise ValueError(f"weight_decay must be a number >= 0, got {weight_decay!r}")
+        check_number(weight_decay, "weight_decay", low=0)
         self.lr, self.weight_decay = lr, weight_decay
         self.state = [{} for _ in self.params]   # per-parameter memory (velocity, moments)
         self.t = 0                               # number of steps taken
@@ -31,6 +35,10 @@ class Optimizer:
     def step(self):
         """Update every trainable parameter that has a gradient, in place."""
         self.t += 1
+        for p in self.params:
+            if not all(hasattr(p, a) for a in ("data", "grad", "trainable")):
+                raise TypeError(f"params must hold parameters (with data, grad and trainable), "
+                                f"e.g. model.parameters(), got a {type(p).__name__}")
         for p, state in zip(self.params, self.state):
             g = p.grad
             if not p.trainable or g is None:
@@ -69,8 +77,7 @@ class Momentum(Optimizer):
 
     def __init__(self, params, lr=0.01, momentum=0.9, weight_decay=0.0):
         super().__init__(params, lr, weight_decay)
-        if not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+        check_number(momentum, "momentum", low=0, high=1, high_open=True)
         self.momentum = momentum
 
     def update(self, w, g, state):
@@ -94,12 +101,12 @@ class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(params, lr, weight_decay)
         if (not isinstance(betas, (tuple, list)) or len(betas) != 2
-                or not all(isinstance(b, (int, float, np.floating)) and 0 <= b < 1 for b in betas)):
+                or not all(isinstance(b, (int, float, np.floating)) and not isinstance(b, bool)
+                           and 0 <= b < 1 for b in betas)):
             raise ValueError(f"betas must be a pair (beta1, beta2) of numbers in [0, 1), the "
                              f"decay rates of the two running means, got {betas!r} "
                              f"(the usual: (0.9, 0.999))")
-        if not (isinstance(eps, (int, float, np.floating)) and eps > 0):
-            raise ValueError(f"eps must be a positive number, got {eps!r}")
+        check_number(eps, "eps", low=0, low_open=True)
         self.beta1, self.beta2 = betas
         self.eps = eps
 

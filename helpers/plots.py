@@ -13,6 +13,8 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
+from helpers.shapes import check_array, check_images, check_number, pool_output_size
+
 SIGNED_CMAP = "RdBu_r"
 MAGNITUDE_CMAP = "viridis"
 
@@ -24,6 +26,17 @@ def _grid(n: int, ncols: int | None):
 
 def image_grid(images, titles=None, ncols=None, cmap="gray", suptitle=None, size=1.6, vmin=None, vmax=None):
     """Show images in a grid. images: (N, H, W) or (N, H, W, 3), or a list of 2-D/3-D arrays."""
+    if isinstance(images, np.ndarray) or not isinstance(images, (list, tuple)):
+        images = check_array(images, "images")
+        if images.ndim not in (3, 4) or 0 in images.shape:
+            raise ValueError(f"images must be (N, H, W) or (N, H, W, 3) with no empty axis, got "
+                             f"shape {images.shape}")
+    else:
+        images = [check_array(im, f"images[{i}]") for i, im in enumerate(images)]
+        for i, im in enumerate(images):
+            if im.ndim not in (2, 3) or 0 in im.shape:
+                raise ValueError(f"images[{i}] must be a 2-D (H, W) or 3-D (H, W, 3) image, got "
+                                 f"shape {im.shape}")
     n = len(images)
     nrows, ncols = _grid(n, ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)),
@@ -49,7 +62,7 @@ def show_filters(w, title="Filters", ncols=None, channel=None, size=1.2):
     otherwise channel ``channel`` (default 0) of each filter is drawn on a signed colour map
     centred on zero, with a colour bar (blue negative, red positive).
     """
-    w = np.asarray(w)
+    w = check_array(w, "w", 4, "(F, C, KH, KW)")
     nf = w.shape[0]
     nrows, ncols = _grid(nf, ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols + 0.8, size * nrows + 0.5), squeeze=False)
@@ -83,7 +96,7 @@ def show_filters(w, title="Filters", ncols=None, channel=None, size=1.2):
 
 def feature_maps(maps, title="Feature maps", ncols=None, size=1.3, cmap=MAGNITUDE_CMAP):
     """Show every channel of one feature map. maps: (C, H, W)."""
-    maps = np.asarray(maps)
+    maps = check_array(maps, "maps", 3, "(C, H, W)")
     fig = image_grid(maps, titles=[f"channel {i}" for i in range(len(maps))], ncols=ncols, cmap=cmap,
                      suptitle=f"{title} ({maps.shape[0]} channels, {maps.shape[1]}x{maps.shape[2]})", size=size)
     return fig
@@ -342,7 +355,7 @@ def grid_values(ax, array, fmt="{:g}", title=None, cmap=MAGNITUDE_CMAP, highligh
 
     highlight: optional (row0, col0, height, width) rectangle drawn in orange.
     """
-    array = np.asarray(array)
+    array = check_array(array, "array", 2, "(H, W)")
     ax.imshow(array, cmap=cmap)
     for (i, j), v in np.ndenumerate(array):
         ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=fontsize,
@@ -378,7 +391,9 @@ def im2col_diagram(x, kernel_size, stride=1, padding=0, row=0, cell=0.36, title=
 
     from helpers import conv
 
-    x = np.asarray(x)
+    x = check_images(x)
+    if x.shape[0] == 0:
+        raise ValueError("x must hold at least one image (N >= 1), got an empty batch")
     n_, c_, h_, w_ = x.shape
     (kh, kw), (sh, sw) = conv.pair(kernel_size, "kernel_size"), conv.pair(stride, "stride")
     (ph, pw) = conv.pair(padding, "padding")
@@ -558,7 +573,12 @@ def channel_sum(x, w, b=0.0, names=None, title=None, size=2.3):
     """
     from helpers import conv
 
-    x, w = np.asarray(x, np.float32), np.asarray(w, np.float32)
+    x = check_array(x, "x", 3, "(C, H, W)").astype(np.float32)
+    w = check_array(w, "w", 3, "(C, KH, KW)").astype(np.float32)
+    if w.shape[0] != x.shape[0]:
+        raise ValueError(f"w has {w.shape[0]} channels but x has {x.shape[0]}; one kernel per "
+                         f"input channel")
+    b = check_number(b, "b (the bias, a number)")
     c = x.shape[0]
     names = names or [f"channel {i}" for i in range(c)]
     parts = [conv.conv2d(x[None, i:i + 1], w[None, i:i + 1])[0, 0] for i in range(c)]
@@ -620,9 +640,13 @@ def pooling_diagram(x, kernel_size, stride=None, mode="max", title=None, fmt="{:
     of its window. x: (H, W); stride None = kernel_size; mode "max" or "average".
     Returns (fig, out) with out: (OH, OW).
     """
-    x = np.asarray(x, dtype=float)
+    x = check_array(x, "x", 2, "(H, W)").astype(float)
     stride = kernel_size if stride is None else stride
-    k, s = kernel_size, stride
+    k = check_number(kernel_size, "kernel_size", low=1, integer=True)
+    s = check_number(stride, "stride", low=1, integer=True)
+    pool_output_size(x.shape, k, s)              # the window must fit in x
+    if mode not in ("max", "average"):
+        raise ValueError(f"mode must be 'max' or 'average', got {mode!r}")
     oh, ow = (x.shape[0] - k) // s + 1, (x.shape[1] - k) // s + 1
     wins = np.array([[x[i * s:i * s + k, j * s:j * s + k] for j in range(ow)] for i in range(oh)])
     out = wins.max(axis=(2, 3)) if mode == "max" else wins.mean(axis=(2, 3))
@@ -650,7 +674,12 @@ def gradient_routing(x, dout, dx, kernel_size, stride=None, title=None, fmt="{:g
     incoming gradient dout (one value per window, in the window's colour), and dx.
     x, dx: (H, W); dout: (OH, OW); fmt formats the values of dx. Returns the figure."""
     stride = kernel_size if stride is None else stride
-    x, dout, dx = (np.asarray(a, dtype=float) for a in (x, dout, dx))
+    x, dx = (check_array(a, name, 2, "(H, W)").astype(float) for a, name in ((x, "x"), (dx, "dx")))
+    oh, ow = pool_output_size(x.shape, kernel_size, stride)
+    dout = check_array(dout, "dout", 2, "(OH, OW)").astype(float)
+    if dout.shape != (oh, ow) or dx.shape != x.shape:
+        raise ValueError(f"dout must be (OH, OW) = {(oh, ow)} and dx the shape of x {x.shape}, "
+                         f"got {dout.shape} and {dx.shape}")
     fig, axes = plt.subplots(1, 3, figsize=(3 + 0.55 * (2 * x.shape[1] + dout.shape[1]), 0.9 + 0.55 * x.shape[0]),
                              gridspec_kw={"width_ratios": [x.shape[1], max(dout.shape[1], 2), x.shape[1]]})
     grid_values(axes[0], x, fmt="{:g}", title="x (forward input)")

@@ -24,6 +24,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.ticker import MaxNLocator
 
 from helpers.optim import SGD, Adam, Momentum
+from helpers.shapes import check_array, check_number
 
 OPTIMIZERS = {"SGD": SGD, "Momentum": Momentum, "Adam": Adam}
 
@@ -42,7 +43,8 @@ class Bowl:
     log_levels = False
 
     def __init__(self, a=1.0, b=20.0):
-        self.a, self.b = a, b
+        self.a = check_number(a, "a", low=0, low_open=True)
+        self.b = check_number(b, "b", low=0, low_open=True)
 
     def value(self, x, y):
         """The loss at (x, y); x and y may be arrays of the same shape (a grid)."""
@@ -80,7 +82,7 @@ class Valley:
     log_levels = True                          # the loss spans 0 to thousands
 
     def __init__(self, c=100.0):
-        self.c = c
+        self.c = check_number(c, "c", low=0, low_open=True)
 
     def value(self, x, y):
         """The loss at (x, y); x and y may be arrays of the same shape (a grid)."""
@@ -129,8 +131,12 @@ def run(surface, optimizer, start, steps, lr, **kw):
     """Walk ``steps`` steps of helpers.optim's ``optimizer`` ("SGD", "Momentum" or "Adam")
     from ``start`` (x, y) on ``surface``. kw go to the optimizer (momentum=, betas=).
     Returns a Path: points (steps + 1, 2) and losses (steps + 1,)."""
-    if optimizer not in OPTIMIZERS:
+    if not isinstance(optimizer, str) or optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {optimizer!r}")
+    if isinstance(start, (str, bytes, dict)) or not hasattr(start, "__len__") or len(start) != 2:
+        raise ValueError(f"start must be a point (x, y) of two finite numbers, got {start!r}")
+    start = [check_number(v, "start (x, y)") for v in start]
+    steps = check_number(steps, "steps", low=0, integer=True)
     point = Point(start)
     opt = OPTIMIZERS[optimizer]([point], lr=lr, **kw)
     points = [point.data.copy()]

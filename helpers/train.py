@@ -68,15 +68,25 @@ class History:
 
 def _check_data(model, x, y, name="x", yname="y"):
     """Validate (x, y) against each other and the model; returns x in the model's dtype."""
-    x, y = float_images(x, name=name), np.asarray(y)
-    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+    x = float_images(x, name=name)
+    try:
+        y = np.asarray(y)
+    except ValueError:
+        raise ValueError(f"{yname} must be integer class labels of shape (N,); the nested lists "
+                         f"have different lengths") from None
+    if x.ndim < 1:
+        raise ValueError(f"{name} must be a batch (N, ...) of examples, got a 0-d array")
+    if y.ndim != 1 or y.dtype.kind not in "iu":           # not bool, not timedelta
         raise ValueError(f"{yname} must be integer class labels of shape (N,), got shape {y.shape} "
                          f"and dtype {y.dtype}" + ("; for one-hot rows use y.argmax(axis=1)"
                                                    if y.ndim == 2 else ""))
     if len(x) != len(y):
         raise ValueError(f"label and batch sizes do not match: {name} has {len(x)} examples but "
                          f"{yname} has {len(y)} labels")
-    out_shape = model.output_shape(x.shape[1:])          # also checks the architecture fits x
+    try:
+        out_shape = model.output_shape(x.shape[1:])      # also checks the architecture fits x
+    except ValueError as exc:
+        raise ValueError(f"{name} of shape {x.shape} does not fit the model: {exc}") from None
     if len(out_shape) == 1 and len(y):
         k = out_shape[0]
         if y.min() < 0 or y.max() >= k:
@@ -88,7 +98,8 @@ def _check_data(model, x, y, name="x", yname="y"):
 
 
 def _batches(n, batch_size):
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+    if (not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool)
+            or batch_size < 1):
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     return range(0, n, batch_size)
 
@@ -185,7 +196,7 @@ def fit(model, loss, optimizer, x, y, epochs=1, batch_size=64, validation=None, 
                              + (f" of length {len(validation)}"
                                 if isinstance(validation, (tuple, list)) else ""))
         xv, yv = _check_data(model, *validation, name="x_val", yname="y_val")
-    if not isinstance(epochs, (int, np.integer)) or epochs < 0:
+    if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool) or epochs < 0:
         raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
     for value, name in ((log_every, "log_every"), (val_every, "val_every"),
                         (val_subset, "val_subset")):

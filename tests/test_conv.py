@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from helpers import conv, fast
+from helpers import conv, fast, shapes
 from strategies import SETTINGS, conv_configs, pool_configs
 
 ENGINES = pytest.mark.parametrize("ops", [conv, fast], ids=["reference", "fast"])
@@ -453,3 +453,79 @@ def test_max_pool_ties_go_to_the_first_tap_as_in_the_loops(ops):
 def test_col2im_x_shape_must_be_4d():
     with pytest.raises(ValueError, match=r"x_shape must be 4-D \(N, C, H, W\), got \(9, 9\)"):
         conv.col2im(np.zeros((9, 9)), (9, 9), 3)
+
+
+# --- issue 29: what the fuzzer found (tests/test_fuzz_helpers.py), one test each -------------
+
+@pytest.mark.parametrize("ops", [conv, fast], ids=["reference", "fast"])
+def test_complex_input_is_refused_not_cast_to_its_real_part(ops):
+    x = np.ones((1, 1, 4, 4), dtype=complex)
+    with pytest.raises(TypeError, match=r"x must hold real numbers .*complex128 \(complex\); keep "
+                                        r"the real part \(x.real\)"):
+        ops.conv2d(x, np.ones((1, 1, 2, 2)))
+
+
+@pytest.mark.parametrize("ops", [conv, fast], ids=["reference", "fast"])
+def test_an_object_array_holding_none_is_refused_not_turned_into_nan(ops):
+    x = np.ones((1, 1, 4, 4), dtype=object)
+    x[0, 0, 1, 1] = None
+    with pytest.raises(TypeError, match=r"x must hold real numbers .*object .*look for None"):
+        ops.conv2d(x, np.ones((1, 1, 2, 2)))
+    with pytest.raises(TypeError, match=r"w must hold real numbers"):
+        ops.conv2d(np.ones((1, 1, 4, 4)), x)
+
+
+@pytest.mark.parametrize("bad, kind", [(np.ones((1, 1, 3, 3), bool), "bool"),
+                                       (np.full((1, 1, 3, 3), "1"), "string")])
+def test_bool_and_text_images_are_refused(bad, kind):
+    for call in (lambda: conv.max_pool2d(bad, 2), lambda: fast.max_pool2d(bad, 2),
+                 lambda: conv.im2col(bad, 2), lambda: conv.conv2d_naive(bad, np.ones((1, 1, 2, 2)))):
+        with pytest.raises(TypeError, match=rf"x must hold real numbers.*{kind}"):
+            call()
+
+
+def test_ragged_lists_and_none_are_named():
+    with pytest.raises(ValueError, match=r"x must be a rectangular array of numbers"):
+        conv.conv2d([[[[1.0, 2.0], [3.0]]]], np.ones((1, 1, 1, 1)))
+    with pytest.raises(TypeError, match=r"x must be an array of numbers, got NoneType"):
+        conv.max_pool2d(None, 2)
+    with pytest.raises(TypeError, match=r"dout must hold real numbers"):
+        conv.conv2d_backward_naive(np.ones((1, 1, 1, 1), complex), np.ones((1, 1, 2, 2)),
+                                   np.ones((1, 1, 2, 2)))
+
+
+@pytest.mark.parametrize("ops", [conv, fast], ids=["reference", "fast"])
+def test_empty_channel_height_or_width_is_refused_but_an_empty_batch_runs(ops):
+    for shape, axis in (((1, 0, 4, 4), "C=0"), ((1, 1, 0, 4), "H=0"), ((2, 1, 4, 0), "W=0")):
+        with pytest.raises(ValueError, match=rf"x of shape \(N, C, H, W\) = .* has an empty axis "
+                                             rf"\({axis}\)"):
+            ops.conv2d(np.ones(shape), np.ones((1, max(shape[1], 1), 1, 1)))
+    x = np.ones((0, 2, 5, 5))
+    w = np.ones((3, 2, 3, 3))
+    out, cache = ops.conv2d_forward(x, w, np.ones(3))
+    assert out.shape == (0, 3, 3, 3)
+    dx, dw, db = ops.conv2d_backward(np.ones(out.shape), cache)
+    assert dx.shape == x.shape and (dw == 0).all() and (db == 0).all()
+    assert ops.max_pool2d(x, 2).shape == (0, 2, 2, 2)
+
+
+def test_col2im_checks_x_shape_and_cols():
+    with pytest.raises(ValueError, match=r"x_shape \(N, C, H, W\) must have N >= 0 and C, H, W >= 1"):
+        conv.col2im(np.zeros((0, 9)), (1, 0, 3, 3), 3)
+    with pytest.raises(TypeError, match=r"cols must hold real numbers"):
+        conv.col2im(np.zeros((1, 9), complex), (1, 1, 3, 3), 3)
+
+
+def test_memory_guard_refuses_an_output_that_would_not_fit():
+    """Before: numpy's MemoryError, or the kernel killed. A stand-in costs no memory."""
+    x = np.broadcast_to(np.float32(0), (1000, 3, 512, 512))
+    w = np.zeros((64, 3, 3, 3), np.float32)
+    with shapes.set_memory_limit(64 << 20):
+        for call, what in ((lambda: conv.conv2d(x, w), r"the output \(N, F, OH, OW\)"),
+                           (lambda: fast.conv2d(x, w), r"the output \(N, F, OH, OW\)"),
+                           (lambda: conv.im2col(x, 3), r"im2col's matrix \(N\*OH\*OW, C\*KH\*KW\)"),
+                           (lambda: conv.pad(x, 100), r"the padded input"),
+                           (lambda: conv.max_pool2d(x, 3, 1, 1), r"the padded input")):
+            with pytest.raises(ValueError, match=rf"{what} .* would need [0-9.]+ GB, more than the "
+                                                 rf"memory limit of 64.0 MB .*; use "):
+                call()

@@ -149,3 +149,24 @@ def test_solutions_print():
     for name in ("max_pool_by_hand", "pool_output_size", "max_pool_backward"):
         src = solution(name, show=False)
         assert "def " in src and "@register_solution" not in src
+
+
+# --- issue 29: cases the checker fuzzer found (tests/test_fuzz_checkers.py) ------------------
+
+@pytest.mark.parametrize("returned, says", [
+    (np.array([], dtype=bool), "returned ndarray array([], dtype=bool); return one whole number"),
+    (np.array([1, 2]), "returned ndarray array([1, 2]); return one whole number"),
+    ("14", "returned str '14'"), (True, "returned bool True"),
+    (float("nan"), "returned nan, not a whole number"), (float("inf"), "not a whole number")])
+def test_pool_output_size_names_a_result_that_is_no_number(returned, says):
+    """An empty array made the checker raise ("the truth value of an empty array is
+    ambiguous"); float('inf') raised OverflowError in float(got).is_integer()."""
+    fb = lesson08.check_pool_output_size(lambda n, k, s: returned)
+    assert not fb.ok and fb.done and says in fb.message, fb.message
+
+
+def test_pool_output_size_takes_numpy_numbers():
+    fb = lesson08.check_pool_output_size(lambda n, k, s: np.int64((n - k) // s + 1))
+    assert fb.ok, fb.message
+    fb = lesson08.check_pool_output_size(lambda n, k, s: np.array(float((n - k) // s + 1)))
+    assert fb.ok, fb.message

@@ -747,3 +747,18 @@ def test_float32_arithmetic_is_named_where_it_loses_precision():
 def test_near_misses_are_named(check, fn):
     _says(check(fn), "close, but not exact")
 
+
+
+# --- issue 29: cases the checker fuzzer found (tests/test_fuzz_checkers.py) ------------------
+
+@pytest.mark.parametrize("returned", [[None, []], ["", b"\x80"], [None, np.array([], dtype=object)],
+                                      [[1.0, 2.0], [3.0]], np.array([None, 1.0], dtype=object),
+                                      np.array(["1", "2"]), np.ones(3, dtype=complex)])
+@pytest.mark.parametrize("check", [L.check_softmax, L.check_cross_entropy, L.check_softmax_ce_grad,
+                                   lesson13.check_batchnorm_forward,
+                                   lesson13.check_dropout_backward])
+def test_a_result_that_is_no_array_of_numbers_is_named_not_a_crash(check, returned):
+    """The checkers raised on a ragged list, bytes or None inside a list (np.iscomplexobj of
+    them raises); and an object array holding None was taken as NaN."""
+    fb = check(lambda *a, **k: returned)
+    _says(fb, "not an array of numbers")

@@ -91,3 +91,24 @@ def test_a_missing_gradient_is_an_error_not_a_skip():
     frozen = ForgetfulDense(5, 3, rng=0)
     frozen.trainable = False                        # frozen layers store no gradients at all
     assert set(check_layer(frozen, x)) == {"x"}
+
+
+# --- issue 29: what the fuzzer found (tests/test_fuzz_helpers.py) ---------------------------
+
+def test_gradients_of_an_empty_array_are_empty():
+    """np.nditer raised 'Iteration of zero-sized operands is not enabled'."""
+    assert numerical_gradient(lambda x: 0.0, np.zeros((0, 2))).shape == (0, 2)
+    assert check_layer(Dense(2, 2, rng=0), np.zeros((0, 2)))["x"] == 0.0
+
+
+def test_gradcheck_arguments_are_checked():
+    with pytest.raises(TypeError, match=r"x must be a float NumPy array, perturbed in place, got "
+                                        r"ndarray of dtype int64"):
+        numerical_gradient(lambda x: 0.0, np.ones(3, dtype=np.int64))
+    with pytest.raises(ValueError, match=r"h \(the step\) must be a positive number, got nan"):
+        numerical_gradient(lambda x: 0.0, np.ones(3), h=float("nan"))
+    with pytest.raises(TypeError, match=r"a must hold real numbers .*complex"):
+        rel_error(np.ones(2, complex), np.ones(2))          # was a ComplexWarning, then a number
+    with pytest.raises(ValueError, match=r"rel_error needs a and b of the same shape, got a \(\) "
+                                         r"and b \(3,\)"):
+        rel_error(1.0, np.ones(3))

@@ -207,3 +207,30 @@ def test_gradient_saliency_matches_finite_differences_and_takes_the_max_over_cha
     noisy = interpret.gradient_saliency(model, x, 1, n_samples=8, noise=0.5, seed=0)
     assert noisy.shape == (8, 8) and not np.allclose(noisy, sal)
     assert np.allclose(noisy, interpret.gradient_saliency(model, x, 1, n_samples=8, noise=0.5, seed=0))
+
+
+# --- issue 29: what the fuzzer found (tests/test_fuzz_helpers.py) ---------------------------
+
+def _tiny():
+    return Sequential(Conv2D(1, 2, 3, rng=0), ReLU(), Flatten(), Dense(2 * 4 * 4, 3, rng=0))
+
+
+def test_occlusion_and_saliency_name_the_image_that_does_not_fit():
+    model = _tiny()
+    with pytest.raises(ValueError, match=r"image must be one image \(C, H, W\) or \(H, W\) with no "
+                                         r"empty axis, got shape \(2, 1, 6, 6\)"):
+        interpret.occlusion_map(model, np.zeros((2, 1, 6, 6)), 0, 2, 2)   # took image 0 silently
+    with pytest.raises(ValueError, match=r"image of shape \(2, 6, 6\) does not fit the model: "):
+        interpret.gradient_saliency(model, np.zeros((2, 6, 6)), 0)
+    with pytest.raises(ValueError, match=r"patch_size 7 is larger than the image \(6x6\)"):
+        interpret.occlusion_map(model, np.zeros((1, 6, 6)), 0, patch_size=7)
+    with pytest.raises(ValueError, match=r"target \(a class index\) must be an integer >= 0, "
+                                         r"got 1.5"):
+        interpret.occlusion_map(model, np.zeros((1, 6, 6)), 1.5, 2)       # was int(1.5) = 1
+
+
+def test_activations_of_an_empty_batch_and_of_complex_input():
+    model = _tiny()
+    assert interpret.activations(model, np.zeros((0, 1, 6, 6)), 0).shape == (0, 2, 4, 4)
+    with pytest.raises(TypeError, match=r"x must hold real numbers .*complex"):
+        interpret.activations(model, np.zeros((1, 1, 6, 6), complex), 0)

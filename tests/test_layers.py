@@ -333,7 +333,7 @@ def test_float32_in_float32_out(layer, shape):
         assert p.dtype == np.float32, name
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.int64, bool])
+@pytest.mark.parametrize("dtype", [np.uint8, np.int64])
 @pytest.mark.parametrize("layer, shape", [
     (Conv2D(2, 3, 3, padding=1), (2, 2, 4, 4)), (MaxPool2D(2), (2, 2, 4, 4)),
     (MaxPool2D(3, 1), (2, 2, 4, 4)), (AvgPool2D(2), (2, 2, 4, 4)),
@@ -346,6 +346,24 @@ def test_integer_input_gives_float32(layer, shape, dtype):
     assert out.dtype == np.float32
     if not isinstance(layer, (Dropout, BatchNorm2D)):      # random, or stateful in training
         np.testing.assert_allclose(out, layer.forward(x.astype(np.float32)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype, kind", [(bool, "bool"), (complex, "complex"), (object, "object"),
+                                         (str, "string")])
+@pytest.mark.parametrize("layer, shape", [
+    (Conv2D(2, 3, 3, padding=1), (2, 2, 4, 4)), (MaxPool2D(2), (2, 2, 4, 4)),
+    (AvgPool2D(2), (2, 2, 4, 4)), (GlobalAvgPool2D(), (2, 2, 4, 4)), (ReLU(), (2, 5)),
+    (Sigmoid(), (2, 5)), (Tanh(), (2, 5)), (Dense(5, 4), (2, 5)), (Dropout(0.5), (2, 5)),
+    (BatchNorm2D(2), (3, 2, 4, 4)), (Flatten(), (2, 5)),
+], ids=lambda v: type(v).__name__ if not isinstance(v, tuple) else "")
+def test_bool_complex_object_and_text_input_is_refused(layer, shape, dtype, kind):
+    """Issue 29: complex input was cast to its real part (a ComplexWarning, then a result), an
+    object array holding None gave NaNs, and bool was taken as 0/1: each is a TypeError now."""
+    x = (np.arange(np.prod(shape)).reshape(shape) % 7).astype(dtype)
+    if dtype is object:
+        x.flat[0] = None
+    with pytest.raises(TypeError, match=rf"x must hold real numbers .*{kind}"):
+        layer.forward(x)
 
 
 def test_dropout_scales_integer_input_too():
@@ -558,3 +576,70 @@ def test_a_layer_that_ran_can_be_deep_copied():
     twin = copy.deepcopy(net)
     np.testing.assert_array_equal(twin.forward(np.ones((2, 2, 12, 12), np.float32)),
                                   net.forward(np.ones((2, 2, 12, 12), np.float32)))
+
+
+# --- issue 29: what the fuzzer found (tests/test_fuzz_helpers.py), one test each -------------
+
+def test_flatten_takes_an_empty_batch():
+    """x.reshape(0, -1) cannot work out the -1: it raised numpy's 'cannot reshape'."""
+    layer = Flatten()
+    out = layer.forward(np.zeros((0, 2, 3, 4)))
+    assert out.shape == (0, 24)
+    assert layer.backward(np.zeros((0, 24))).shape == (0, 2, 3, 4)
+
+
+def test_the_loss_of_an_empty_batch_is_an_error_not_nan():
+    with pytest.raises(ValueError, match=r"the mean loss of an empty batch is undefined"):
+        SoftmaxCrossEntropy().forward(np.zeros((0, 3)), np.zeros(0, dtype=int))
+
+
+@pytest.mark.parametrize("layer, x", [(ReLU(), np.ones((2, 5))), (Sigmoid(), np.ones((2, 5))),
+                                      (Tanh(), np.ones((2, 5))), (Dropout(0.5, rng=0), np.ones((2, 5))),
+                                      (Dense(5, 3, rng=0), np.ones((2, 5))),
+                                      (BatchNorm2D(2), np.ones((2, 2, 3, 3))),
+                                      (GlobalAvgPool2D(), np.ones((2, 2, 3, 3))),
+                                      (Flatten(), np.ones((2, 2, 3, 3)))])
+def test_backward_refuses_a_dout_of_another_shape(layer, x):
+    """dout * mask broadcast silently: a dout of shape (1,) or (5,) gave a wrong dx."""
+    out = layer.forward(x)
+    for bad in (np.ones(1), np.ones(out.shape[1:]), np.ones((out.shape[0] + 1, *out.shape[1:]))):
+        with pytest.raises(ValueError, match=rf"{type(layer).__name__}.backward: dout must have "
+                                             rf"the shape of the forward output"):
+            layer.backward(bad)
+
+
+def test_labels_must_be_integers_not_bool_or_timedelta():
+    for y in (np.array([True, False]), np.array([0, 1], dtype="timedelta64[ms]")):
+        with pytest.raises(ValueError, match=r"y as integer class labels"):
+            SoftmaxCrossEntropy().forward(np.zeros((2, 3)), y)
+
+
+def test_layer_settings_are_checked_where_they_were_taken_silently():
+    with pytest.raises(TypeError, match=r"dtype must be float32 or float64, not None"):
+        Conv2D(1, 2, 3, dtype=None)                 # np.dtype(None) is float64
+    with pytest.raises(TypeError, match=r"dtype must be float32 or float64, not np.float64\(nan\)"):
+        Dense(2, 2, dtype=np.float64("nan"))        # np.dtype of a NumPy scalar is its dtype
+    with pytest.raises(TypeError, match=r"bias must be True or False, got 'no'"):
+        Conv2D(1, 2, 3, bias="no")
+    with pytest.raises(ValueError, match=r"eps must be a positive number .* got inf"):
+        BatchNorm2D(2, eps=float("inf"))
+
+
+def test_a_huge_kernel_is_refused_before_its_weights_are_drawn():
+    """Conv2D(3, 2, 15548).forward(x) drew 5.8 GB of weights before finding that the kernel
+    does not fit x; MaxPool2D(3 * 10**9) raised numpy's 'iterator is too large'."""
+    with pytest.raises(ValueError, match=r"kernel_size 15548 is larger than the padded input 6"):
+        Conv2D(3, 2, 15548).forward(np.zeros((1, 3, 6, 6)))
+    with layers.shapes.set_memory_limit(1 << 30):
+        with pytest.raises(ValueError, match=r"Conv2D: the weights W .* would need 5.4 GB.*use a "
+                                             r"smaller kernel_size"):
+            Conv2D(3, 2, 15548)
+    with pytest.raises(ValueError, match=r"kernel_size 3037000500 is larger than the padded input"):
+        MaxPool2D(3_037_000_500).forward(np.zeros((1, 1, 4, 4)))
+    with pytest.raises(ValueError, match=r"padding 759250124 is more than half of kernel_size 2"):
+        MaxPool2D(2, 1, 759_250_124)
+
+
+def test_an_empty_axis_other_than_the_batch_is_refused():
+    with pytest.raises(ValueError, match=r"Conv2D expects x of shape \(N, C, H, W\) with C, H, W >= 1"):
+        Conv2D(3, 2, 3).forward(np.zeros((2, 3, 0, 6)))

@@ -397,3 +397,162 @@ def test_backward_without_the_input_gradient_still_works_for_other_first_layers(
     dout = rng.standard_normal(model.forward(x).shape).astype(np.float32)
     dx = model.backward(dout, input_grad=False)                   # Flatten has nothing to skip
     np.testing.assert_array_equal(dx, model.backward(dout))
+
+
+# --- issue 29: files that are not saved models, damaged files, and saving safely ------------
+
+def _saved(tmp_path, name="net.npz"):
+    model = small_net()
+    model.forward(randn(3, 1, 6, 5).astype(np.float32), train=True)
+    return model, model.save(tmp_path / name)
+
+
+def test_load_a_text_file_says_it_is_not_a_saved_model(tmp_path):
+    """It said the file "contains pickled data" (numpy's guess for any unknown file)."""
+    path = tmp_path / "notes.txt"
+    path.write_text("hello, these are my notes")
+    with pytest.raises(ValueError, match=r"notes.txt is not a saved model .*neither an .npz nor "
+                                         r"an .npy file \(it starts with b'hello, these"):
+        small_net().load(path)
+
+
+def test_load_a_pickle_refuses_to_unpickle_it(tmp_path):
+    import pickle
+    path = tmp_path / "weights.pkl"
+    path.write_bytes(pickle.dumps({"0.W": np.zeros(3)}))
+    with pytest.raises(ValueError, match=r"weights.pkl is not a saved model.*pickled data.*never "
+                                         r"unpickles"):
+        small_net().load(path)
+
+
+def test_load_an_npz_with_an_object_array_inside(tmp_path):
+    path = tmp_path / "obj.npz"
+    np.savez(path, **{"0.W": np.array([None, 1.0], dtype=object)})
+    with pytest.raises(ValueError, match=r"obj.npz holds an object array.*never unpickles"):
+        small_net().load(path)
+
+
+def test_load_an_npy_file(tmp_path):
+    path = tmp_path / "one.npy"
+    np.save(path, np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"one.npy is not a saved model.*single array of shape "
+                                         r"\(2, 3\)"):
+        small_net().load(path)
+
+
+@pytest.mark.parametrize("cut", [0, 10, 0.5, -1])
+def test_load_a_truncated_file_says_it_is_damaged(tmp_path, cut):
+    """A truncated .npz raised a raw BadZipFile (or EOFError for an empty file)."""
+    _, path = _saved(tmp_path)
+    data = open(path, "rb").read()
+    n = int(len(data) * cut) if isinstance(cut, float) else cut % len(data)
+    damaged = tmp_path / "damaged.npz"
+    damaged.write_bytes(data[:n])
+    with pytest.raises(ValueError, match=r"damaged.npz is damaged \(truncated or corrupted\).*"
+                                         r"save the model again"):
+        small_net().load(damaged)
+
+
+def test_load_a_corrupted_file_says_it_is_damaged(tmp_path):
+    _, path = _saved(tmp_path)
+    data = bytearray(open(path, "rb").read())
+    data[120] ^= 0xFF                                  # inside the first array's data
+    damaged = tmp_path / "flipped.npz"
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"flipped.npz is damaged"):
+        small_net().load(damaged)
+
+
+def test_load_an_npz_that_sequential_did_not_write(tmp_path):
+    path = tmp_path / "other.npz"
+    np.savez(path, a=np.zeros(3), b=np.ones(2))
+    with pytest.raises(ValueError, match=r"(?s)other.npz: the saved model does not match.*no "
+                                         r"__architecture__ entry.*the file has 'a'"):
+        small_net().load(path)
+
+
+def test_load_a_file_with_text_where_weights_belong(tmp_path):
+    model, path = _saved(tmp_path)
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    arrays["0.W"] = np.full(arrays["0.W"].shape, "x")
+    np.savez(tmp_path / "text.npz", **arrays)
+    with pytest.raises(ValueError, match=r"'0.W' holds <U1 values in the file, not numbers"):
+        small_net().load(tmp_path / "text.npz", strict=False)
+
+
+def test_save_then_load_gives_bit_identical_outputs(tmp_path):
+    model, path = _saved(tmp_path)
+    x = randn(4, 1, 6, 5).astype(np.float32)
+    other = small_net()
+    other.load(path)
+    assert model.forward(x, train=False).tobytes() == other.forward(x, train=False).tobytes()
+
+
+def test_save_writes_no_temporary_file_and_replaces_an_earlier_one(tmp_path):
+    first, path = _saved(tmp_path)
+    second = small_net()
+    for v in second.state_dict().values():
+        v[...] = 1
+    assert second.save(path) == str(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.npz"]
+    loaded = small_net().load(path)
+    assert all((v == 1).all() for v in loaded.state_dict().values())
+
+
+def test_a_save_that_fails_half_way_leaves_the_earlier_file_intact(tmp_path, monkeypatch):
+    """Disk full, simulated: the write raises OSError after some bytes. The earlier file is
+    untouched (the new one went to a temporary file, renamed only when whole), and the
+    temporary file is removed."""
+    import errno
+    import os
+
+    model, path = _saved(tmp_path)
+    before = open(path, "rb").read()
+    real_fdopen = os.fdopen
+
+    class DiskFull:
+        def __init__(self, f):
+            self.f, self.written = f, 0
+
+        def write(self, data):
+            if self.written + len(data) > 100:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            self.written += len(data)
+            return self.f.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode: DiskFull(real_fdopen(fd, mode)))
+    changed = small_net()
+    for v in changed.state_dict().values():
+        v[...] = 7
+    with pytest.raises(OSError, match="No space left"):
+        changed.save(path)
+    monkeypatch.undo()
+    assert open(path, "rb").read() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.npz"]
+    small_net().load(path)                             # still a good saved model
+
+
+def test_predict_on_an_empty_batch():
+    """np.concatenate of no batches raised 'need at least one array to concatenate'."""
+    model = small_net()
+    x = np.zeros((0, 1, 6, 5), np.float32)
+    assert model.predict(x).shape == (0,)
+    assert model.predict_proba(x).shape[0] == 0
+
+
+def test_predict_refuses_complex_and_object_images():
+    model = small_net()
+    with pytest.raises(TypeError, match=r"x must hold real numbers .*complex"):
+        model.predict(np.ones((1, 1, 6, 5), complex))
+    with pytest.raises(ValueError, match=r"batch_size must be an integer >= 1, got 0"):
+        model.predict(np.ones((1, 1, 6, 5), np.float32), batch_size=0)

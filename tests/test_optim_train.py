@@ -560,3 +560,32 @@ def test_final_curves_from_a_history_with_blocks():
         assert colours == {"#0072B2", "#D55E00"}         # Okabe-Ito blue and vermilion
     finally:
         plt.close(fig)
+
+
+# --- issue 29: what the fuzzer found (tests/test_fuzz_helpers.py) ---------------------------
+
+def test_fit_and_evaluate_name_x_when_it_does_not_fit_the_model():
+    model = Sequential(Conv2D(1, 2, 3), ReLU(), Flatten(), Dense(2 * 4 * 4, 3))
+    with pytest.raises(ValueError, match=r"x of shape \(2, 1, 0, 6\) does not fit the model: "):
+        evaluate(model, SoftmaxCrossEntropy(), np.zeros((2, 1, 0, 6)), np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"x of shape \(2, 6, 6\) does not fit the model: "):
+        fit(model, SoftmaxCrossEntropy(), SGD(model.parameters()), np.zeros((2, 6, 6)),
+            np.array([0, 1]), progress=False, tune=False)
+    with pytest.raises(ValueError, match=r"y must be integer class labels"):
+        evaluate(model, SoftmaxCrossEntropy(), np.zeros((2, 1, 6, 6)),
+                 np.array([0, 1], dtype="timedelta64[ms]"))
+    with pytest.raises(ValueError, match=r"epochs must be a non-negative int, got True"):
+        fit(model, SoftmaxCrossEntropy(), SGD(model.parameters()), np.zeros((2, 1, 6, 6)),
+            np.array([0, 1]), epochs=True, progress=False, tune=False)
+
+
+def test_optimizer_settings_that_were_taken_silently():
+    params = Sequential(Dense(2, 2)).parameters()
+    with pytest.raises(ValueError, match=r"eps must be a positive number, got inf"):
+        Adam(params, eps=float("inf"))
+    with pytest.raises(ValueError, match=r"momentum must be a number in \[0, 1\), got 'a'"):
+        Momentum(params, momentum="a")              # was a TypeError from '<='
+    with pytest.raises(TypeError, match=r"params must be a list of parameters"):
+        SGD("weights")
+    with pytest.raises(TypeError, match=r"params must hold parameters .* got a int"):
+        SGD([1, 2]).step()

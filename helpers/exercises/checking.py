@@ -28,7 +28,10 @@ def call(fn, *args):
 
 
 def short(value, limit=40):
-    text = repr(value)
+    try:
+        text = repr(value)
+    except Exception:                 # a learner's object whose repr fails
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
@@ -54,16 +57,19 @@ def as_numbers(result, what="your function"):
     """(float64 array, None), or (None, Feedback) when result is not an array of numbers."""
     if result is None:
         return None, not_done(f"{what} returned None. End it with a return statement.")
-    if isinstance(result, (str, bytes, dict)) or callable(result) or np.iscomplexobj(result):
-        return None, wrong(f"{what} returned {type(result).__name__} {short(result)}, "
-                           f"not an array of numbers.")
+    not_numbers = wrong(f"{what} returned {type(result).__name__} {short(result)}, "
+                        f"not an array of numbers.")
+    if isinstance(result, (str, bytes, dict)) or callable(result):
+        return None, not_numbers
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return np.asarray(result, dtype=np.float64), None
-    except (TypeError, ValueError, OverflowError):
-        return None, wrong(f"{what} returned {type(result).__name__} {short(result)}, "
-                           f"not an array of numbers.")
+            raw = np.asarray(result)              # ragged lists and bytes fail here
+            if raw.dtype.kind not in "biuf":        # complex, strings, dates, objects (None)
+                return None, not_numbers
+            return raw.astype(np.float64), None
+    except Exception:
+        return None, not_numbers
 
 
 def first_difference(got, expected, verb="you have"):

@@ -5,6 +5,7 @@ floor or the +1 forgotten, ``=`` where overlapping windows need ``+=``) and name
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -130,10 +131,16 @@ def check_pool_output_size(fn) -> Feedback:
             return wrong(f"pool_output_size{case}: {problem.message}")
         if got is None:
             return wrong(f"pool_output_size{case} returned None: did you forget the `return`?")
-        if isinstance(got, numbers.Real) and not isinstance(got, bool) and not float(got).is_integer():
+        if isinstance(got, np.ndarray) and got.ndim == 0 or isinstance(got, np.generic):
+            got = got.item()                          # a NumPy number: its Python value
+        if isinstance(got, bool) or not isinstance(got, numbers.Real):
+            shown = repr(got) if len(repr(got)) <= 40 else repr(got)[:37] + "..."
+            return wrong(f"pool_output_size{case} returned {type(got).__name__} {shown}; return "
+                         f"one whole number, the output size along one axis.")
+        if not math.isfinite(got) or not float(got).is_integer():
             return wrong(f"pool_output_size{case} returned {got!r}, not a whole number: use the "
                          f"floor division // (a window that does not fit is dropped).")
-        results[case] = got
+        results[case] = int(got)
     expected = {case: pool_output_size_solution(*case) for case in SIZE_CASES}
     if all(results[c] == expected[c] for c in SIZE_CASES):
         return correct("(n - kernel_size) // stride + 1, e.g. AlexNet's overlapping 3x3 windows "

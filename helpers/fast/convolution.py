@@ -14,7 +14,7 @@ import numpy as np
 from helpers import conv
 from helpers.fast import threads
 from helpers.fast.plan import Plan, take, view
-from helpers.shapes import check_conv, check_dout, result_dtype
+from helpers.shapes import check_conv, check_dout, check_memory, result_dtype
 
 __all__ = ["conv2d_forward", "conv2d_backward", "conv2d"]
 
@@ -52,6 +52,7 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     if b is not None:                                                    # (F, C*KH*KW + 1)
         w2 = np.concatenate([w2, b.astype(dtype, copy=False)[:, None]], axis=1)
     (oh, ow), grid = plan.out_hw, plan.grid
+    check_memory((plan.n, plan.f, oh, ow), dtype, "the output (N, F, OH, OW)", conv.SMALLER)
     out = np.empty((plan.n, plan.f, oh, ow), dtype=dtype)
 
     def work(lo, hi):             # images lo..hi-1, group by group

@@ -12,7 +12,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from helpers import conv
 from helpers.fast import threads
-from helpers.shapes import conv_geometry
+from helpers.shapes import check_memory, conv_geometry
 
 __all__ = ["GROUP_BYTES", "BY_IMAGE_PIXELS", "SHARE_MACS", "Plan", "view", "take"]
 
@@ -82,6 +82,10 @@ class Plan:
         if self.shared:                                       # an even number, for 2 threads
             groups = min(self.n, groups + groups % 2 if groups > 1 else 2)
         self.group = -(-self.n // groups)                     # then balanced in size
+        # the largest work buffer: a group's im2col matrix (the output is checked by its caller)
+        check_memory((self.group, self.rows, self.pixels + self.reach), dtype,
+                     "the im2col matrix of one group of images", "use smaller images or a "
+                     "larger stride (a group holds at least one image)")
 
     def buffer(self, rows):
         """A 1-D work buffer for a (rows, pixels) matrix per image of a group."""
