@@ -4,7 +4,7 @@
     python3 course.py lab      set up if needed, then open JupyterLab on the welcome notebook
     python3 course.py test     set up if needed, then run every test (unit tests, notebooks, browser)
     python3 course.py setup    only the set-up (safe and fast to run again)
-    python3 course.py bench    set up, then run the benchmarks in benchmarks/
+    python3 course.py bench    set up, run the benchmarks in benchmarks/, write docs/teaching.md's tables
     python3 course.py site     set up, then build the static course site into build/site
 
 The set-up: Debian packages where apt-get can run (dataset-fashion-mnist; chromium for the
@@ -148,6 +148,8 @@ def bench(args: list[str]) -> None:
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
         say(f"running {script.relative_to(ROOT)}")
         run([str(PY), str(script), *args], cwd=ROOT)
+    say("writing the measured tables of docs/teaching.md (tools/teaching_tables.py)")
+    run([str(PY), str(ROOT / "tools" / "teaching_tables.py")], cwd=ROOT)
 
 
 def site(args: list[str]) -> None:
