@@ -51,16 +51,6 @@ import classroom  # noqa: E402  (tests/hub/classroom.py)
 MiB = 1024 ** 2
 
 
-def _hwm(pid) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
 class Watcher(threading.Thread):
     """Samples the RSS of every process under the hub every ``interval`` seconds and keeps each
     one's peak (by pid), with its command line and working folder."""
@@ -90,7 +80,7 @@ class Watcher(threading.Thread):
         self.join()
         self.sample()
         for pid in self.peak:                     # the exact high-water mark where still readable
-            self.peak[pid] = max(self.peak[pid], _hwm(pid))
+            self.peak[pid] = max(self.peak[pid], docs_report.peak_rss_bytes(pid))
 
     def find(self, word, cwd=None):
         """The running processes whose command line holds ``word`` (and that run in ``cwd``).

@@ -62,17 +62,6 @@ import lesson_stats  # noqa: E402  (tools/lesson_stats.py: cell keys and the cel
 
 # --- the worker: one notebook in one kernel, measured -------------------------------------
 
-def _hwm(pid) -> int:
-    """The peak resident memory of process ``pid`` so far (VmHWM), in bytes; 0 if unknown."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
 class Sampler(threading.Thread):
     """Samples the RSS of a process and its descendants every ``interval`` seconds; ``peak`` is
     the largest sum seen."""
@@ -133,7 +122,7 @@ def run_notebook(path: Path, interval=0.05, timeout=1800) -> dict:
         cells_seconds = time.perf_counter() - started
         sampler.stop()
         sampler.sample()
-        hwm = _hwm(pid)
+        hwm = docs_report.peak_rss_bytes(pid)
         cpu = kernel.cpu_times()
         cpu_seconds = cpu.user + cpu.system + cpu.children_user + cpu.children_system
         affinity = sorted(kernel.cpu_affinity())

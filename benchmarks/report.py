@@ -9,7 +9,8 @@ Each benchmark owns one section of that file, between two marker lines::
 ``write_section`` replaces what stands between them (never appends a second copy, so writing
 the same run twice leaves the file as it was after the first); ``run_markdown`` builds what a
 run writes there: when it ran (UTC), the machine line, the command that reproduces it, the
-table. Standard library only: the scripts import it before NumPy.
+table. It also holds ``peak_rss_bytes``, the process measure that bench_lessons and bench_hub
+share. Standard library only: the scripts import it before NumPy.
 """
 from __future__ import annotations
 
@@ -134,3 +135,14 @@ def run_markdown(started, machine, table, argv=None):
     (``helpers.perf.machine()``), the command (``command(argv)``), then ``table`` (Markdown)."""
     return (f"Latest run: {started}, on: {machine}\n\n"
             f"Command (from the repository root): `{command(argv)}`\n\n{table.strip()}\n")
+
+
+def peak_rss_bytes(pid) -> int:
+    """The peak resident memory of process ``pid`` so far (VmHWM in /proc), in bytes; 0 if unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0

@@ -33,7 +33,7 @@ import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
 __all__ = ["SIZE", "MAX_BYTES", "MAX_PIXELS", "MIN_SIDE", "TRIM_TOLERANCE", "STEPS", "InputError",
-           "decode_image", "decode_drawing", "to_fashion_mnist", "standardise"]
+           "decode_image", "decode_drawing", "to_fashion_mnist", "standardise", "number_argument"]
 
 SIZE = 28                          #: the side of a Fashion-MNIST image (pixels)
 MAX_BYTES = 10 * 1024 * 1024       #: the largest upload accepted: 10 MB
@@ -50,8 +50,9 @@ class InputError(ValueError):
     """An image the course cannot use, with a message that says why and what to do."""
 
 
-def _number(value, name, low=None, high=None, integer=False):
-    """value as a float (int with integer=True); TypeError or ValueError naming ``name``."""
+def number_argument(value, name, low=None, high=None, integer=False):
+    """value as a float (int with integer=True); TypeError or ValueError naming ``name``.
+    Shared with helpers.widgets.own_input."""
     kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, kinds):
         raise TypeError(f"{name} must be {'a whole number' if integer else 'a number'}, "
@@ -154,7 +155,7 @@ def decode_drawing(rgba, background=255):
     anything was drawn. Raises TypeError / ValueError for arrays of another shape or type, and
     InputError when nothing differs from the background (an empty canvas).
     """
-    background = _number(background, "background", 0, 255)
+    background = number_argument(background, "background", 0, 255)
     if not isinstance(rgba, np.ndarray):
         raise TypeError(f"rgba must be a numpy array of uint8, got {type(rgba).__name__}")
     a = rgba
@@ -300,8 +301,8 @@ def standardise(image28, mean, std):
         raise ValueError(f"image28 must have shape ({SIZE}, {SIZE}), got {a.shape}")
     if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)) or a.dtype == np.bool_:
         raise TypeError(f"image28 must hold numbers 0..255, got dtype {a.dtype}")
-    mean = _number(mean, "mean")
-    std = _number(std, "std")
+    mean = number_argument(mean, "mean")
+    std = number_argument(std, "std")
     if std <= 0:
         raise ValueError(f"std must be positive, got {std}")
     x = (a.astype(np.float32) / np.float32(255.0) - np.float32(mean)) / np.float32(std)

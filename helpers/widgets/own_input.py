@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from helpers import interpret, preprocess
+from helpers.preprocess import number_argument
 from helpers.plots import MAGNITUDE_CMAP, SIGNED_CMAP, figure_png, widget_figure
 from helpers.widgets.base import finish_explorer
 from helpers.widgets.feature_maps import tile_maps
@@ -49,22 +50,6 @@ EXAMPLE_DRAWINGS = {
 }
 
 
-def _number(value, name, low=None, high=None, integer=False):
-    """value as a float (int with integer=True); TypeError or ValueError naming ``name``."""
-    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, kinds):
-        raise TypeError(f"{name} must be {'a whole number' if integer else 'a number'}, "
-                        f"got {type(value).__name__} {value!r:.40}")
-    try:
-        value = int(value) if integer else float(value)
-    except OverflowError:
-        raise ValueError(f"{name} must be a finite number in [{low}, {high}], got {value!r:.40}") from None
-    if (not integer and not np.isfinite(value)) or (low is not None and value < low) or \
-            (high is not None and value > high):
-        raise ValueError(f"{name} must be a finite number in [{low}, {high}], got {value!r}")
-    return value
-
-
 def _checked_strokes(strokes):
     """[(width, [(x, y), ...]), ...] from strokes, or TypeError / ValueError naming "strokes"."""
     if not isinstance(strokes, (list, tuple)):
@@ -74,7 +59,7 @@ def _checked_strokes(strokes):
     for i, stroke in enumerate(strokes):
         if not isinstance(stroke, dict) or "width" not in stroke or "points" not in stroke:
             raise TypeError(f"strokes[{i}] must be a dict with 'width' and 'points', got {stroke!r:.60}")
-        w = _number(stroke["width"], f"strokes[{i}]['width']", 1, 200)
+        w = number_argument(stroke["width"], f"strokes[{i}]['width']", 1, 200)
         pts = stroke["points"]
         if not isinstance(pts, (list, tuple)) or not pts:
             raise ValueError(f"strokes[{i}]['points'] must be a non-empty list of (x, y), got {pts!r:.60}")
@@ -82,7 +67,7 @@ def _checked_strokes(strokes):
         for p in pts:
             if not isinstance(p, (list, tuple)) or len(p) != 2:
                 raise ValueError(f"strokes[{i}]['points'] must hold (x, y) pairs, got {p!r:.40}")
-            xy.append((_number(p[0], f"strokes[{i}] x", -1e4, 1e4), _number(p[1], f"strokes[{i}] y", -1e4, 1e4)))
+            xy.append((number_argument(p[0], f"strokes[{i}] x", -1e4, 1e4), number_argument(p[1], f"strokes[{i}] y", -1e4, 1e4)))
         out.append((w, xy))
     return out
 
@@ -93,7 +78,7 @@ def render_strokes(strokes, size=PAD):
     strokes: a list of {"width": brush diameter (pixels), "points": [(x, y), ...]}; a stroke of
     one point is a dot. Round ends and joins, as the canvas draws them.
     """
-    size = _number(size, "size", 8, 4000, integer=True)
+    size = number_argument(size, "size", 8, 4000, integer=True)
     img = Image.new("RGB", (size, size), PAPER)
     draw = ImageDraw.Draw(img)
     for w, pts in _checked_strokes(strokes):
@@ -135,7 +120,7 @@ def own_input_explorer(model, class_names, mean, std, class_means, brush=18, lay
     k = len(class_names)
     if k < 2:
         raise ValueError(f"class_names must name at least 2 classes, got {k}")
-    mean, std = _number(mean, "mean"), _number(std, "std")
+    mean, std = number_argument(mean, "mean"), number_argument(std, "std")
     if std <= 0:
         raise ValueError(f"std must be positive, got {std}")
     if not isinstance(class_means, np.ndarray) or not (np.issubdtype(class_means.dtype, np.integer)
@@ -146,12 +131,12 @@ def own_input_explorer(model, class_names, mean, std, class_means, brush=18, lay
     if class_means.shape != (k, preprocess.SIZE, preprocess.SIZE):
         raise ValueError(f"class_means must have shape ({k}, 28, 28), one mean image for each of "
                          f"the {k} class_names; got {class_means.shape}")
-    brush = _number(brush, "brush (pixels)", 2, 60, integer=True)
+    brush = number_argument(brush, "brush (pixels)", 2, 60, integer=True)
     if not isinstance(layers, (list, tuple)) or len(layers) != 2:
         raise ValueError(f"layers must be two layer indices, got {layers!r:.60}")
-    layers = tuple(interpret.layer_index(model, _number(li, "layers", integer=True)) for li in layers)
-    occlusion_patch = _number(occlusion_patch, "occlusion_patch (pixels)", 2, 14, integer=True)
-    dpi = _number(dpi, "dpi", 20, 300)
+    layers = tuple(interpret.layer_index(model, number_argument(li, "layers", integer=True)) for li in layers)
+    occlusion_patch = number_argument(occlusion_patch, "occlusion_patch (pixels)", 2, 14, integer=True)
+    dpi = number_argument(dpi, "dpi", 20, 300)
     probe = np.zeros((1, 1, preprocess.SIZE, preprocess.SIZE), np.float32)
     for li in layers:
         shape = interpret.activations(model, probe, li).shape
@@ -371,7 +356,7 @@ def own_input_explorer(model, class_names, mean, std, class_means, brush=18, lay
         """Add a stroke from code, as if drawn with the mouse: points [(x, y), ...] in pad pixels."""
         if not isinstance(points, (list, tuple)) or not points:
             raise ValueError(f"points must be a non-empty list of (x, y), got {points!r:.60}")
-        w = int(brush_s.value) if width is None else _number(width, "width (pixels)", 1, 200, integer=True)
+        w = int(brush_s.value) if width is None else number_argument(width, "width (pixels)", 1, 200, integer=True)
         ((_, pts),) = _checked_strokes([{"width": w, "points": list(points)}])
         state["strokes"].append({"width": w, "points": pts})
         state["source"] = "drawing"
