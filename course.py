@@ -137,10 +137,21 @@ def lab(args: list[str]) -> None:
     os.execv(cmd[0], cmd + args + ["notebooks/00_welcome.ipynb"])
 
 
+def test_workers(args: list[str]) -> list[str]:
+    """pytest-xdist's options for one test worker per usable core (at most 4), unless the
+    arguments already say how to run (-n, --numprocesses, --dist, -p no:xdist) or ask for the
+    debugger (--pdb, --trace: one process). conftest.py shares the work out; one core runs
+    everything in one process, in order."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    given = any(a.startswith(("-n", "--numprocesses", "--dist", "--pdb", "--trace")) or "no:xdist" in a
+                for a in args)
+    return [] if given or cores < 2 else ["-n", str(min(cores, 4))]
+
+
 def test(args: list[str]) -> None:
     setup()
     os.chdir(ROOT)
-    os.execv(str(PY), [str(PY), "-m", "pytest", *args])
+    os.execv(str(PY), [str(PY), "-m", "pytest", *test_workers(args), *args])
 
 
 def bench(args: list[str]) -> None:

@@ -27,6 +27,7 @@ otherwise), with a ValueError that says how much it would need and how to make i
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import os
@@ -137,8 +138,11 @@ MEMORY_FRACTION = 0.5
 _limit = [None]
 
 
+@functools.lru_cache(maxsize=None)
 def _machine_memory():
-    """Bytes of memory this process may use: the machine's, or its container's (cgroup) limit."""
+    """Bytes of memory this process may use: the machine's, or its container's (cgroup) limit.
+    Read once: check_memory runs before every large array, and reading the files each time
+    cost 3 % of a training step."""
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
@@ -266,6 +270,8 @@ def pair(v, name, minimum=None):
     """
     if minimum is None:
         minimum = 0 if name.startswith("padding") else 1
+    if type(v) is int and v >= minimum:      # the usual case, quickly (type: a bool is no int here)
+        return (v, v)
     if isinstance(v, (tuple, list, np.ndarray)) and np.ndim(v) == 1:
         if len(v) != 2:
             raise ValueError(

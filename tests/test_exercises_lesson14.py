@@ -213,3 +213,21 @@ def test_occlusion_none_returned_is_not_done():
 def test_receptive_window_infinite_values_get_feedback():
     fb = lesson14.check_receptive_window(lambda i, j: (float("inf"), 0, 6))
     assert not fb.ok and fb.done and "three integers" in fb.message, fb.message
+
+
+def test_the_shipped_deeper_network_is_small_loads_by_default_and_classifies(tmp_path, monkeypatch):
+    from helpers.exercises import lesson12
+    from helpers.layers import SoftmaxCrossEntropy
+    from helpers.train import evaluate
+    assert lesson14.SHIPPED_DEEPER.stat().st_size < 100_000           # no large binaries
+    monkeypatch.setattr(lesson14, "DEEPER_PATH", tmp_path / "none.npz")  # nothing trained here
+    model, info = lesson14.load_or_train_deeper(None)
+    assert not info["trained"] and info["path"] == lesson14.SHIPPED_DEEPER
+    data = lesson12.prepare_data()
+    assert evaluate(model, SoftmaxCrossEntropy(), data.x_test, data.y_test)[1] > 0.85
+    # weights trained here win over the shipped ones
+    other = lesson14.deeper_convnet(seed=5)
+    other.save(tmp_path / "none.npz")
+    mine, info = lesson14.load_or_train_deeper(None)
+    assert info["path"] == tmp_path / "none.npz"
+    assert np.array_equal(mine.params["0.W"], other.params["0.W"])

@@ -2,8 +2,8 @@
 
 - ``deeper_convnet()``: three small conv blocks (8, 16, 32 channels), so that lesson 14 can show
   how feature maps change over several layers (SimpleConvNet has only one convolution);
-  ``load_or_train_deeper()`` loads its weights from ``data/weights/`` or trains it (three
-  epochs, under a minute on two idle cores) and saves them.
+  ``load_or_train_deeper()`` loads its weights from ``data/weights/``, else the copy the course
+  ships in ``data/pretrained/``, else trains it (three epochs, under a minute on two idle cores).
 - Exercise ``check_receptive_window``: which input pixels one unit after conv + pool sees.
 - Exercise ``check_occlusion``: write the occlusion experiment; the checker compares it with
   ``helpers.interpret.occlusion_map`` on small made-up models and names the usual mistakes.
@@ -24,6 +24,10 @@ from . import Feedback, call_learner, correct, is_unfinished, not_done, register
 from .lesson12 import WEIGHTS_DIR, step_decay_callback
 
 DEEPER_PATH = WEIGHTS_DIR / "deeper_convnet_fashion.npz"
+#: The same network trained with DEEPER_RECIPE, shipped with the course (38 KB), so lesson 14
+#: starts at once on a new machine. load_or_train_deeper() reads it when DEEPER_PATH is missing;
+#: ``python -m helpers.exercises.lesson14`` trains it again and writes it here.
+SHIPPED_DEEPER = Path(__file__).resolve().parents[2] / "data" / "pretrained" / "deeper_convnet_fashion.npz"
 #: Adam, 3 epochs over the training split, learning rate 0.002 times 0.6 after each epoch
 #: (measured: 89.5 % validation, 88.6 % test accuracy; about 40 s on two idle cores)
 DEEPER_RECIPE = {"epochs": 3, "batch_size": 32, "lr": 2e-3, "decay": 0.6, "seed": 0}
@@ -43,29 +47,41 @@ def deeper_convnet(seed=0):
 
 def load_or_train_deeper(data, path=None, progress=True, save=True):
     """deeper_convnet with saved weights, or trained now (DEEPER_RECIPE) and saved.
-    Returns (model, info) with info["trained"], info["seconds"], info["path"]."""
-    from helpers.optim import Adam
-    from helpers.train import fit
 
+    path None: the weights in DEEPER_PATH (data/weights/) if there are any, else the course's
+    copy (SHIPPED_DEEPER); training, when neither loads, saves to DEEPER_PATH. Returns (model,
+    info) with info["trained"], info["seconds"], info["path"] (the file read or written)."""
     path = Path(path) if path is not None else DEEPER_PATH
+    tries = [path] if path != DEEPER_PATH else [DEEPER_PATH, SHIPPED_DEEPER]
     t0 = time.perf_counter()
-    model = deeper_convnet(seed=DEEPER_RECIPE["seed"])
-    if path.exists():
-        try:
-            model.load(path)
-            return model, {"trained": False, "seconds": time.perf_counter() - t0, "path": path}
-        except (ValueError, OSError) as exc:
-            print(f"Could not use {path.name} ({exc}); training a new network instead.")
+    for candidate in tries:
+        if candidate.exists():
             model = deeper_convnet(seed=DEEPER_RECIPE["seed"])
-    r = DEEPER_RECIPE
-    opt = Adam(model.parameters(), lr=r["lr"])
-    fit(model, SoftmaxCrossEntropy(), opt, data.x_train, data.y_train, epochs=r["epochs"],
-        batch_size=r["batch_size"], seed=r["seed"], progress=progress,
-        callback=step_decay_callback(opt, r["lr"], r["decay"]))
+            try:
+                model.load(candidate)
+                return model, {"trained": False, "seconds": time.perf_counter() - t0, "path": candidate}
+            except (ValueError, OSError) as exc:
+                print(f"Could not use {candidate} ({exc}).")
+    print("Training the deeper network (three epochs) and saving it.")
+    model = train_deeper(data, progress=progress)
     if save:
         path.parent.mkdir(parents=True, exist_ok=True)
         model.save(path)
     return model, {"trained": True, "seconds": time.perf_counter() - t0, "path": path}
+
+
+def train_deeper(data, progress=True):
+    """deeper_convnet trained with DEEPER_RECIPE on data.x_train, data.y_train."""
+    from helpers.optim import Adam
+    from helpers.train import fit
+
+    r = DEEPER_RECIPE
+    model = deeper_convnet(seed=r["seed"])
+    opt = Adam(model.parameters(), lr=r["lr"])
+    fit(model, SoftmaxCrossEntropy(), opt, data.x_train, data.y_train, epochs=r["epochs"],
+        batch_size=r["batch_size"], seed=r["seed"], progress=progress,
+        callback=step_decay_callback(opt, r["lr"], r["decay"]))
+    return model
 
 
 # ---------------------------------------------------------------------------------------------
@@ -252,3 +268,17 @@ def check_occlusion(fn) -> Feedback:
                      f"rows i*stride to i*stride + patch_size - 1, all channels.")
     return correct("your occlusion map matches helpers.interpret.occlusion_map on three made-up "
                    "models, with odd sizes, strides that do not tile the image, and 2 channels.")
+
+
+if __name__ == "__main__":
+    # python -m helpers.exercises.lesson14: train the deeper network again and write the copy
+    # the course ships (SHIPPED_DEEPER), with its test accuracy
+    from helpers.exercises import lesson12
+    from helpers.train import evaluate
+
+    fashion = lesson12.prepare_data()
+    trained = train_deeper(fashion)
+    accuracy = evaluate(trained, SoftmaxCrossEntropy(), fashion.x_test, fashion.y_test)[1]
+    SHIPPED_DEEPER.parent.mkdir(parents=True, exist_ok=True)
+    trained.save(SHIPPED_DEEPER)
+    print(f"wrote {SHIPPED_DEEPER} ({SHIPPED_DEEPER.stat().st_size:,} bytes); test accuracy {accuracy:.2%}")

@@ -10,6 +10,7 @@ browser is downloaded.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
@@ -126,7 +127,11 @@ def update_times(shots):
     earlier run of other tests wrote, so running one lesson's test keeps the others' figures)."""
     times: dict = {}
     yield times
-    if times:
+    if not times:
+        return
+    # two test workers may finish at the same moment: one reads, merges and writes at a time
+    with open(UPDATE_TIMES.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         old = {}
         if UPDATE_TIMES.exists():
             try:

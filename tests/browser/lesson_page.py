@@ -115,7 +115,7 @@ class LessonPage:
         self.page.evaluate(run_all)
         deadline = time.time() + timeout
         retry_at = time.time() + 30          # seen once on a loaded machine: nothing started
-        time.sleep(1)
+        time.sleep(0.25)
         while True:
             st = self.page.evaluate(f"async () => await Promise.race([({NOTEBOOK_STATE_JS})(), "
                                     "new Promise(r => setTimeout(() => r('busy'), 10000))])")
@@ -133,7 +133,7 @@ class LessonPage:
             if time.time() > deadline:
                 self.shot("timed out")
                 raise AssertionError(f"{self.name}: still running after {timeout} s: {st}")
-            time.sleep(1)
+            time.sleep(0.25)
         self.page.wait_for_timeout(500)  # let the last widgets render
         return st
 
@@ -214,7 +214,7 @@ class LessonPage:
                 raise AssertionError(f"{self.name}: moving {description!r} did not redraw the explorer "
                                      f"within {timeout_ms} ms")
             results.append({"to_png": rec["tSrc"] - rec["t0"], "to_screen": rec["tPaint"] - rec["t0"]})
-            self.page.wait_for_timeout(300)        # let the kernel settle before the next move
+            self.page.wait_for_timeout(200)        # let the kernel settle before the next move
         return results
 
     def kernel_timing(self, css_class: str) -> list[float] | None:

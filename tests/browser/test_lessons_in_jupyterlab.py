@@ -51,7 +51,7 @@ CELLS = {
     "cnn-equivariance": "from helpers.widgets.equivariance import equivariance_explorer\nequivariance_explorer()",
 }
 UPDATE_BUDGET_MS = 100
-ATTEMPTS = 3                 # series of moves per slider before it counts as slow
+ATTEMPTS = 2                 # series of moves per slider before it counts as slow
 MOVES = 6
 
 
@@ -116,7 +116,7 @@ def update_times_over_budget(page, css_class, update_times) -> list[str]:
     record every time; return a line for each slider whose median is over UPDATE_BUDGET_MS.
     The tests assert at their end that there is none (after their other checks have run)."""
     scope = explorer_box(page, css_class)
-    page.page.wait_for_timeout(1500)      # steady state: the page done with earlier changes and shots
+    page.page.wait_for_timeout(1000)      # steady state: the page done with earlier changes and shots
     slow = []
     for description in EXPLORERS[css_class][1]:
         # A slider passes when one of up to ATTEMPTS series of MOVES moves has its median within
@@ -129,7 +129,7 @@ def update_times_over_budget(page, css_class, update_times) -> list[str]:
             attempts.append((statistics.median(r["to_screen"] for r in runs), runs, kernel))
             if attempts[-1][0] < UPDATE_BUDGET_MS:
                 break
-            page.page.wait_for_timeout(1500)
+            page.page.wait_for_timeout(1000)
         best, runs, kernel = min(attempts, key=lambda a: a[0])
         screen = [r["to_screen"] for r in runs]
         update_times[f"{css_class} / {description}"] = {
