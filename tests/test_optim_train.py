@@ -589,3 +589,30 @@ def test_optimizer_settings_that_were_taken_silently():
         SGD("weights")
     with pytest.raises(TypeError, match=r"params must hold parameters .* got a int"):
         SGD([1, 2]).step()
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.02])
+def test_adam_in_place_gives_the_formulas_numbers_bit_for_bit(weight_decay):
+    """Adam.update writes into scratch arrays; the numbers must be those of the docstring's
+    formulas, computed the plain way, after many steps."""
+    from helpers.layers import Dense
+    from helpers.optim import Adam
+    rng = np.random.default_rng(3)
+    layer = Dense(50, 20, rng=np.random.default_rng(0))
+    opt = Adam([p for p in layer.parameters()], lr=3e-3, weight_decay=weight_decay)
+    w = {k: v.copy() for k, v in layer.params.items()}
+    m = {k: np.zeros_like(v) for k, v in w.items()}
+    v2 = {k: np.zeros_like(v) for k, v in w.items()}
+    for t in range(1, 40):
+        x = rng.standard_normal((8, 50)).astype(np.float32)
+        layer.forward(x, train=True)
+        layer.backward(rng.standard_normal((8, 20)).astype(np.float32))
+        for k in w:
+            g = layer.grads[k] + weight_decay * w[k] if weight_decay else layer.grads[k]
+            m[k] = 0.9 * m[k] + (1 - 0.9) * g
+            v2[k] = 0.999 * v2[k] + (1 - 0.999) * (g * g)
+            w[k] = w[k] - (3e-3 / (1 - 0.9 ** t)) * m[k] / (np.sqrt(v2[k] / (1 - 0.999 ** t)) + 1e-8)
+        opt.step()
+        for k in w:
+            assert layer.params[k].dtype == np.float32
+            np.testing.assert_array_equal(layer.params[k], w[k].astype(np.float32))

@@ -115,6 +115,24 @@ def browser():
 
 
 @pytest.fixture(scope="session")
+def lab_page(browser, lab):
+    """The JupyterLab page that every lesson of the session opens in, as a tab (LessonPage
+    closes it after the test). Loading JupyterLab once, not for each lesson, saves about 3 s of
+    each browser test."""
+    base, token, _ = lab
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(f"{base}/lab?token={token}")
+        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=60_000)
+        page.evaluate("async () => { await window.jupyterapp.restored; return true; }")
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="session")
 def shots():
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS

@@ -83,18 +83,21 @@ del _json, _cnn_widgets
 
 
 class LessonPage:
-    def __init__(self, browser, lab, name: str, shots: Path):
-        base, token, _ = lab
+    def __init__(self, lab_page, lab, name: str, shots: Path):
+        """Open lesson ``name`` as a new tab of ``lab_page``, the JupyterLab page that the
+        session's tests share (conftest.py), and wait until its kernel is ready."""
         self.name = name
         self.stem = Path(name).stem
         self.shots = shots
         self.step = 0
-        self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        self.page = self.context.new_page()
-        self.page.set_default_timeout(30_000)
-        self.page.goto(f"{base}/lab/tree/notebooks/{name}?token={token}")
-        self.page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                                    " && window.jupyterapp.shell.currentWidget.sessionContext", timeout=60_000)
+        self.page = lab_page
+        path = f"notebooks/{name}"
+        self.page.evaluate("""async (path) => {
+            await window.jupyterapp.commands.execute('docmanager:open', {path, factory: 'Notebook'});
+            return true; }""", path)
+        self.page.wait_for_function("""(path) => { const w = window.jupyterapp.shell.currentWidget;
+            return w && w.context && w.context.path === path && w.sessionContext; }""",
+                                    arg=path, timeout=60_000)
         self.page.wait_for_function("""() => { const w = window.jupyterapp.shell.currentWidget;
             const k = w.sessionContext.session && w.sessionContext.session.kernel;
             return k && k.status === 'idle'; }""", timeout=90_000)
@@ -239,9 +242,10 @@ class LessonPage:
         raise AssertionError(f"{self.name}: the page did not change within {timeout} s (still {before!r})")
 
     def close(self):
-        """Shut the lesson's kernel down (as Kernel > Shut Down Kernel does), then the page."""
+        """Shut the lesson's kernel down (as Kernel > Shut Down Kernel does) and close its tab
+        without saving (the outputs of the run stay out of the notebook file)."""
         try:
-            self.page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+            self.page.evaluate("""async () => { const w = window.jupyterapp.shell.currentWidget;
+                await w.sessionContext.shutdown(); w.context.model.dirty = false; w.dispose(); }""")
         except Exception:
             pass
-        self.context.close()

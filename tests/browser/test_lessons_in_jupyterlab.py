@@ -56,11 +56,11 @@ MOVES = 6
 
 
 @pytest.fixture
-def lesson(browser, lab, shots, request):
+def lesson(lab_page, lab, shots, request):
     pages = []
 
     def open_(name):
-        page = LessonPage(browser, lab, name, shots)
+        page = LessonPage(lab_page, lab, name, shots)
         pages.append(page)
         return page
 

@@ -24,8 +24,8 @@ PAD = 280
 
 
 @pytest.fixture
-def page(browser, lab, shots):
-    p = LessonPage(browser, lab, LESSON, shots)
+def page(lab_page, lab, shots):
+    p = LessonPage(lab_page, lab, LESSON, shots)
     yield p
     p.close()
 

@@ -126,7 +126,8 @@ def prepare(cache: Path = CACHE) -> Tools:
         # addsitedir (not a bare path) so that the course's own .pth files are read too
         (site / "cnn_course_env.pth").write_text(f"import site; site.addsitedir({course_site!r})\n")
         _run([str(tools.python), "-m", "pip", "install", "--disable-pip-version-check", "-q",
-              "-r", str(REQUIREMENTS), "-c", str(ROOT / "constraints.txt")], "pip install")
+              "--no-compile", "-r", str(REQUIREMENTS), "-c", str(ROOT / "constraints.txt")],
+             "pip install")
         stamp.write_text(_fingerprint())
         _say(f"hub tools installed in {time.perf_counter() - began:.0f} s")
         return tools
