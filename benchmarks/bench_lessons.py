@@ -130,10 +130,7 @@ def run_notebook(path: Path, interval=0.05, timeout=1800) -> dict:
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code" or not cell.source.strip():
             continue
-        stamps = cell.metadata.get("execution", {})
-        start, end = stamps.get("iopub.execute_input"), stamps.get("shell.execute_reply")
-        seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds() \
-            if start and end else 0.0
+        seconds = lesson_stats.cell_seconds(cell)
         failed = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         if failed:
             errors.append(index)

@@ -1,5 +1,4 @@
 """benchmarks/: report.write_section (the scripts' --docs), and bench_conv.py --quick --docs end to end."""
-import importlib.util
 import os
 import re
 import subprocess
@@ -8,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from load import module_from_path
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
 
-_spec = importlib.util.spec_from_file_location("bench_report", BENCH / "report.py")
-report = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(report)
+report = module_from_path("bench_report", "benchmarks/report.py")
 
 DOC = """# Performance
 

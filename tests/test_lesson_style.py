@@ -13,26 +13,18 @@ Lessons not yet revised are named in KNOWN_EXCEPTIONS, check by check. An excuse
 still fail: when the lesson comes to pass it, the test fails and asks to remove the exception.
 """
 import functools
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
+
+from load import module_from_path
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("lesson_stats", ROOT / "tools" / "lesson_stats.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
-    return module
-
-
-stats_tool = _load_tool()
+stats_tool = module_from_path("lesson_stats", "tools/lesson_stats.py")
 
 TIME_TOLERANCE = 0.20
 MAX_MINUTES = 50

@@ -131,15 +131,12 @@ def test_teaching_guide_names_real_solutions_and_every_lesson():
 
 
 def test_nbval_cells_wait_longer_for_output_than_nbvals_fixed_5_s():
-    import importlib.util
     import inspect
     from types import SimpleNamespace
 
     import nbval.plugin
-    # by its path: "import conftest" may find another conftest.py that pytest loaded first
-    spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
-    conftest = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(conftest)
+    from load import module_from_path
+    conftest = module_from_path("root_conftest", "conftest.py")
     # nbval still reads the attribute that conftest raises (a rename would silently undo it)
     assert "self.output_timeout" in inspect.getsource(nbval.plugin.IPyNbCell.runtest)
     def item(nodeid, marker=None, **kw):

@@ -1,19 +1,15 @@
 """conftest.py's schedule for several test workers, run against simulated workers: every test
 runs once, a notebook or test file stays on one worker in its order, the longest units start
 first, and a unit that needs another never starts on a second worker before that one is done."""
-import importlib.util
 import random
-from pathlib import Path
 
 import pytest
 
+from load import ROOT, module_from_path
+
 pytest.importorskip("xdist")
 
-ROOT = Path(__file__).resolve().parents[1]
-# by its path: "import conftest" may find another conftest.py that pytest loaded first
-_spec = importlib.util.spec_from_file_location("root_conftest_schedule", ROOT / "conftest.py")
-conftest = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(conftest)
+conftest = module_from_path("root_conftest_schedule", "conftest.py")
 
 
 class Config:
@@ -132,9 +128,7 @@ def test_a_worker_runs_one_blas_and_one_engine_thread():
 
 
 def test_course_test_starts_one_worker_per_core_unless_told_otherwise(monkeypatch):
-    spec = importlib.util.spec_from_file_location("course_cli", ROOT / "course.py")
-    course = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(course)
+    course = module_from_path("course_cli", "course.py")
     for cores, args, expected in (
             (2, [], ["-n", "2"]), (8, ["tests/test_conv.py", "-x"], ["-n", "4"]), (1, [], []),
             (2, ["-n", "0"], []), (2, ["-n3"], []), (2, ["--numprocesses=3"], []), (2, ["-p", "no:xdist"], []),

@@ -4,29 +4,21 @@ tools/teaching_tables.py writes, answers that the course computes, and no statem
 The tests read files only: the tool's figures come from tests/cell_times.json and from the JSON
 file of benchmarks/bench_lessons.py, never from a run here.
 """
-import importlib.util
 import math
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from load import module_from_path
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE_PATH = ROOT / "docs" / "teaching.md"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("teaching_tables", ROOT / "tools" / "teaching_tables.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = _load_tool()
+tool = module_from_path("teaching_tables", "tools/teaching_tables.py")
 GUIDE = GUIDE_PATH.read_text(encoding="utf-8")
 
 

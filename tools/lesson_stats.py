@@ -157,6 +157,15 @@ def cell_key(code: str) -> str:
     return hashlib.sha1(code.encode("utf-8")).hexdigest()
 
 
+def cell_seconds(cell) -> float:
+    """A code cell's run time from the timing that nbclient records (record_timing=True): from
+    the kernel starting it to its reply; 0.0 when the cell has no timing."""
+    stamps = cell.metadata.get("execution", {})
+    start, end = stamps.get("iopub.execute_input"), stamps.get("shell.execute_reply")
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds() \
+        if start and end else 0.0
+
+
 # --- prose: blocks, sentences, words ---------------------------------------------------------
 
 def _remove_block_markup(md: str) -> str:
@@ -431,10 +440,7 @@ def measure(paths, out=CELL_TIMES, timeout=900) -> None:
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code" or not cell.source.strip():
                 continue
-            stamps = cell.metadata.get("execution", {})
-            start, end = stamps.get("iopub.execute_input"), stamps.get("shell.execute_reply")
-            seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds() \
-                if start and end else 0.0
+            seconds = cell_seconds(cell)
             if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
                 errors.append(index)
             cells.append({"cell": index, "sha1": cell_key(cell.source), "seconds": round(seconds, 2),
