@@ -57,10 +57,9 @@ def unit_of(nodeid: str) -> str:
     return f"{path}::{name.split('[')[0]}" if path.startswith("tests/browser/") else path
 
 
-def expected_seconds(unit: str, cell_times=None) -> float:
+def expected_seconds(unit: str, cell_times: dict) -> float:
+    """A unit's rough run time; cell_times: the "notebooks" part of tests/cell_times.json."""
     if unit.startswith("notebooks/"):
-        if cell_times is None:
-            cell_times = json.loads(CELL_TIMES.read_text(encoding="utf-8"))["notebooks"]
         return cell_times.get(unit.split("/", 1)[1], {}).get("total_seconds", 30.0)
     return BROWSER_SECONDS if unit.startswith("tests/browser/") else SECONDS.get(unit, 2.0)
 
